@@ -1,0 +1,45 @@
+# REACTION — `make help` lists the targets.
+PYTHON ?= python3.11
+VENV   ?= .venv
+TORCH  ?= torch==2.13.0
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: help install demo test test-fast lint format bench clean
+
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade pip
+	$(BIN)/pip install "$(TORCH)"
+	$(BIN)/pip install -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv: torch first ($(TORCH)), then the project with [dev]
+
+demo: $(STAMP)  ## train LR, DNN and DCNv2 on the synthetic data and print the comparison table
+	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2 hydra.sweep.dir=outputs/demo
+	$(BIN)/python -m reaction.summary outputs/demo
+
+test: $(STAMP)  ## the full suite, as CI runs it
+	$(BIN)/pytest
+
+test-fast: $(STAMP)  ## skip the slow quality tests
+	$(BIN)/pytest -m "not slow"
+
+lint: $(STAMP)  ## ruff check + format check
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+format: $(STAMP)  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests
+
+bench: $(STAMP)  ## cost benchmarks (latency, throughput, streaming rows/s)
+	$(BIN)/reaction-bench
+
+clean:  ## remove the venv, caches and run outputs
+	rm -rf $(VENV) outputs multirun data/cache .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,78 @@
+"""The one LightningModule that trains and evaluates every CTR model on the same terms.
+
+Models only map ``(B, F)`` field ids to ``(B,)`` logits; this module owns the loss, the metrics,
+the optimizer groups and the logging, which is what makes numbers of different models comparable.
+"""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reaction.data.batch import Batch
+from reaction.metrics import keys
+from reaction.metrics.ctr import ctr_metrics
+from reaction.models.layers.embedding import split_parameters
+
+
+class CTRModule(L.LightningModule):
+    """BCE-with-logits training of ``net`` on the first label of the batch.
+
+    Embedding tables get their own Adam group: CTR embeddings are sparse, huge and overfit
+    differently from dense layers, so they usually want another learning rate / weight decay.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        embedding_lr: float = 1e-3,
+        embedding_weight_decay: float = 0.0,
+        auc_thresholds: int | None = None,
+    ) -> None:
+        super().__init__()
+        if lr <= 0 or embedding_lr <= 0:
+            raise ValueError(f"learning rates must be > 0, got lr={lr}, embedding_lr={embedding_lr}")
+        if weight_decay < 0 or embedding_weight_decay < 0:
+            raise ValueError(
+                f"weight decays must be >= 0, got {weight_decay}, {embedding_weight_decay}"
+            )
+        self.save_hyperparameters(ignore=["net"])
+        self.net = net
+        self.val_metrics = ctr_metrics("val/", auc_thresholds)
+        self.test_metrics = ctr_metrics("test/", auc_thresholds)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.net(features)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        logits = self.net(batch.features)
+        loss = F.binary_cross_entropy_with_logits(logits, batch.labels[:, 0])
+        self.log(keys.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
+        return loss
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self.test_metrics.update(self.net(batch.features), batch.labels[:, 0])
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        embedding, dense = split_parameters(self.net)
+        hp = self.hparams
+        groups = [
+            {"params": embedding, "lr": hp.embedding_lr, "weight_decay": hp.embedding_weight_decay},
+            {"params": dense, "lr": hp.lr, "weight_decay": hp.weight_decay},
+        ]
+        return torch.optim.Adam([g for g in groups if g["params"]])

@@ -1,0 +1,97 @@
+"""``reaction-train``: data -> model -> fit -> test the best checkpoint -> costs -> results.json."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+
+from reaction.callbacks.throughput import TrainThroughput
+from reaction.metrics import keys
+from reaction.metrics.costs import cost_report
+from reaction.utils.loggers import finish, log_config, log_final
+from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
+from reaction.utils.wandb_mode import ensure_wandb_mode
+
+log = logging.getLogger(__name__)
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every non-null entry of a dict-shaped config group (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None]
+
+
+def _final_metrics(trainer: L.Trainer) -> dict[str, float]:
+    """Best val AUC (the tested checkpoint's) and every test metric."""
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    val_auc = best if best is not None else trainer.callback_metrics.get(keys.VAL_AUC)
+    if val_auc is not None:
+        metrics[keys.VAL_AUC] = float(val_auc)
+    return metrics
+
+
+def _served_costs(net: L.LightningModule, feature_map, batch_size: int, trainer: L.Trainer) -> dict:
+    """Costs of the served network, measured on a CPU copy so they compare across machines."""
+    costs = cost_report(copy.deepcopy(net).cpu(), feature_map, batch_size=batch_size)
+    throughput = next((c for c in trainer.callbacks if isinstance(c, TrainThroughput)), None)
+    if throughput is not None and throughput.samples_per_s is not None:
+        costs[keys.TRAIN_SAMPLES_PER_S] = throughput.samples_per_s
+    return costs
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one experiment and return the ``results.json`` payload (written by rank zero)."""
+    ensure_wandb_mode()
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data.datamodule)
+    datamodule.prepare_and_setup()
+    feature_map = datamodule.feature_map
+    net = instantiate(cfg.model.net, feature_map=feature_map)
+    module = instantiate(cfg.module, net=net)
+    loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
+    trainer: L.Trainer = instantiate(
+        cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False
+    )
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    try:
+        log_config(loggers, resolved, {"feature_map": feature_map.fingerprint()})
+        trainer.fit(module, datamodule=datamodule)
+        trainer.test(module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"))
+        metrics = _final_metrics(trainer)
+        costs = _served_costs(net, feature_map, cfg.cost_batch_size, trainer)
+        log_final(loggers, {**metrics, **costs})
+        results = build_results(
+            model=cfg.model.name,
+            dataset=cfg.data.name,
+            seed=cfg.seed,
+            metrics=metrics,
+            costs=costs,
+            data=datamodule.data_info(),
+            config=resolved,
+        )
+        if trainer.is_global_zero:
+            write_json_atomic(Path(cfg.paths.output_dir) / RESULTS_FILE, results)
+        return results
+    finally:
+        finish(loggers)
+
+
+@hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
+def main(cfg: DictConfig) -> float | None:
+    """Console entry point; returns the best val AUC so Hydra sweepers can optimise it."""
+    results = train(cfg)
+    return results["metrics"].get(keys.VAL_AUC)
+
+
+if __name__ == "__main__":
+    main()
