@@ -12,8 +12,10 @@ import lightning as L
 from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
 from reaction.callbacks.throughput import TrainThroughput
+from reaction.data.schema import FeatureMap
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
 from reaction.utils.loggers import finish, log_config, log_final
@@ -40,7 +42,9 @@ def _final_metrics(trainer: L.Trainer) -> dict[str, float]:
     return metrics
 
 
-def _served_costs(net: L.LightningModule, feature_map, batch_size: int, trainer: L.Trainer) -> dict:
+def _served_costs(
+    net: nn.Module, feature_map: FeatureMap, batch_size: int, trainer: L.Trainer
+) -> dict[str, float]:
     """Costs of the served network, measured on a CPU copy so they compare across machines."""
     costs = cost_report(copy.deepcopy(net).cpu(), feature_map, batch_size=batch_size)
     throughput = next((c for c in trainer.callbacks if isinstance(c, TrainThroughput)), None)
@@ -56,7 +60,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()
     feature_map = datamodule.feature_map
-    net = instantiate(cfg.model.net, feature_map=feature_map)
+    # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
+    net = instantiate(cfg.model.net, _partial_=True)(feature_map=feature_map)
     module = instantiate(cfg.module, net=net)
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = instantiate(

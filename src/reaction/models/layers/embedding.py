@@ -28,10 +28,9 @@ class FieldEmbedding(nn.Module):
     is caught by the table's shape or, per field, by the id check in ``forward``.
     """
 
-    offsets: torch.Tensor
-    field_sizes: torch.Tensor
-
-    def __init__(self, vocab_sizes: Sequence[int], embedding_dim: int, init_std: float = 1e-4) -> None:
+    def __init__(
+        self, vocab_sizes: Sequence[int], embedding_dim: int, init_std: float = 1e-4
+    ) -> None:
         super().__init__()
         sizes = [int(v) for v in vocab_sizes]
         if not sizes:

@@ -19,8 +19,8 @@ class CrossNetV2(nn.Module):
 
     Full rank (default): ``W_l`` is ``d x d``, ``d^2 + d`` parameters per layer. With
     ``low_rank = r`` the map is ``W_l = U_l V_l^T`` (the paper's low-rank layer, eq. 2, without
-    the mixture of experts), computed as ``U_l (V_l^T x_l)``: ``2 d r + d`` parameters per layer. In
-    ``layers[l]`` the low-rank form is ``Sequential(V^T: Linear(d, r, bias=False), U: Linear(r, d))``.
+    the mixture of experts), computed as ``U_l (V_l^T x_l)``: ``2 d r + d`` parameters per layer.
+    Low-rank ``layers[l]`` is ``Sequential(V^T: Linear(d, r, bias=False), U: Linear(r, d))``.
     """
 
     def __init__(self, input_dim: int, num_layers: int = 3, low_rank: int | None = None) -> None:
