@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from reaction.callbacks.throughput import TrainThroughput
+from reaction.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
@@ -91,7 +92,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         finish(loggers)
 
 
-@hydra.main(version_base="1.3", config_path="../../conf", config_name="train")
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Console entry point; returns the best val AUC so Hydra sweepers can optimise it."""
     results = train(cfg)

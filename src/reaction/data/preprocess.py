@@ -1,0 +1,448 @@
+"""Raw split files -> per-field id parquet shards + feature map, cached by content fingerprint.
+
+Everything is fitted on the training split only (vocabularies, quantile edges), so validation and
+test rows are encoded exactly as unseen serving traffic would be. All work is polars lazy queries
+(group-by counts, ``replace_strict`` lookups): no per-row Python, streaming where polars can.
+
+Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
+
+    train.parquet val.parquet test.parquet   one Int32 column per field, one Float32 per label
+    feature_map.json                         FeatureMap; extra: rows, fingerprint, numeric bucketing
+    vocab/<field>.parquet                    value -> id (+ training count), for serving
+    manifest.json                            written last: fingerprint, size/rows/sha256 per file
+
+A cache is built in a sibling temp dir and renamed into place, so a killed build never leaves a
+directory that looks finished; a cache failing its manifest is deleted and rebuilt.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import polars as pl
+import pyarrow.parquet as pq
+
+from reaction.data.schema import MISSING_ID, NUM_SPECIAL_IDS, OOV_ID, FeatureMap, FieldSpec
+
+log = logging.getLogger(__name__)
+
+CODE_VERSION = "preprocess-v1"  # bump whenever the output of a build would change
+SPLITS = ("train", "val", "test")
+MANIFEST = "manifest.json"
+FEATURE_MAP = "feature_map.json"
+VOCAB_DIR = "vocab"
+_TMP_MARK = ".tmp-"
+_FOREIGN_TMP_MAX_AGE_S = 24 * 3600
+NumericPolicy = Literal["log_square", "quantile"]
+
+
+@dataclass(frozen=True)
+class RawSplits:
+    """Where a raw dataset lives and which columns play which role (fields keep declared order)."""
+
+    train: tuple[Path, ...]
+    val: tuple[Path, ...]
+    test: tuple[Path, ...]
+    labels: tuple[str, ...]
+    categorical: tuple[str, ...]
+    numeric: tuple[str, ...]
+    dataset: str
+
+    def __post_init__(self) -> None:
+        for split in SPLITS:  # accept str / lists from configs, store Paths in a tuple
+            object.__setattr__(self, split, tuple(Path(p) for p in getattr(self, split)))
+        for name in ("labels", "categorical", "numeric"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not self.train:
+            raise ValueError(f"dataset {self.dataset!r}: no training files")
+        if not self.labels or not self.categorical + self.numeric:
+            raise ValueError(f"dataset {self.dataset!r}: need >= 1 label and >= 1 field")
+        columns = self.columns
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"dataset {self.dataset!r}: a column has two roles: {columns}")
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Feature order of the output: numeric fields first (Criteo's I*, C* order)."""
+        return self.numeric + self.categorical
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return self.labels + self.fields
+
+
+class RawSource(Protocol):
+    """Anything that can materialise a raw dataset. ``prepare`` must be idempotent: the first call
+    may write files, later calls (from any process) just return the same ``RawSplits``."""
+
+    def prepare(self) -> RawSplits: ...
+
+
+@dataclass(frozen=True)
+class PreprocessConfig:
+    """Knobs of a build; all of them enter the cache fingerprint."""
+
+    min_count: int = 2
+    numeric_policy: NumericPolicy = "log_square"
+    num_quantiles: int = 32
+    row_group_rows: int = 65_536
+
+    def __post_init__(self) -> None:
+        if self.min_count < 1:
+            raise ValueError(f"min_count must be >= 1, got {self.min_count}")
+        if self.numeric_policy not in ("log_square", "quantile"):
+            raise ValueError(f"numeric_policy must be log_square|quantile: {self.numeric_policy!r}")
+        if self.num_quantiles < 2:
+            raise ValueError(f"num_quantiles must be >= 2, got {self.num_quantiles}")
+        if self.row_group_rows < 1:
+            raise ValueError(f"row_group_rows must be >= 1, got {self.row_group_rows}")
+
+
+@dataclass(frozen=True)
+class PreprocessedData:
+    """A validated cache directory."""
+
+    root: Path
+    feature_map: FeatureMap
+
+    def split_path(self, split: str) -> Path:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+        return self.root / f"{split}.parquet"
+
+    def num_rows(self, split: str) -> int:
+        self.split_path(split)  # validates the name
+        return int(self.feature_map.extra["rows"][split])
+
+    def vocab_path(self, field: str) -> Path:
+        return self.root / VOCAB_DIR / f"{field}.parquet"
+
+
+def fingerprint(raw: RawSplits, config: PreprocessConfig) -> str:
+    """sha256 of input identities (path, size, mtime_ns), column roles, config and code version."""
+    files = {}
+    for split in SPLITS:
+        entries = []
+        for path in getattr(raw, split):
+            st = path.stat()
+            entries.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
+        files[split] = entries
+    payload = {
+        "files": files,
+        "labels": raw.labels,
+        "categorical": raw.categorical,
+        "numeric": raw.numeric,
+        "dataset": raw.dataset,
+        "config": asdict(config),
+        "code_version": CODE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def bucket_numeric(x: pl.Expr, policy: NumericPolicy, edges: tuple[float, ...] = ()) -> pl.Expr:
+    """Numeric value -> Int64 bucket value (null = missing), before the vocabulary.
+
+    ``log_square`` is Criteo's rule (FuxiCTR ``convert_to_bucket``): ``x > 2 -> floor(ln(x)^2)``,
+    else ``int(x)`` (truncation toward zero), so each negative integer part is its own bucket
+    (``-1.5 -> -1``, ``-3 -> -3``). As in the original, ``(2, e)`` shares bucket 0 with ``[0, 1)``.
+    ``quantile``: the number of training edges ``<= x``. NaN, +-inf, null and values outside the
+    int64 range are missing.
+    """
+    x = x.cast(pl.Float64)
+    if policy == "log_square":
+        small = pl.when(x >= 0).then(x.floor()).otherwise(x.ceil())
+        bucket = pl.when(x > 2).then((x.log() ** 2).floor()).otherwise(small)
+    elif policy == "quantile":
+        bucket = pl.sum_horizontal([x >= e for e in edges]) if edges else pl.lit(0)
+    else:
+        raise ValueError(f"unknown numeric policy {policy!r}")
+    return pl.when(x.is_finite()).then(bucket.cast(pl.Int64, strict=False)).otherwise(None)
+
+
+def load_cached(
+    raw: RawSplits, config: PreprocessConfig, cache_root: str | Path, verify_hash: bool = False
+) -> PreprocessedData:
+    """Open an existing valid cache without side effects (what every DDP rank may do)."""
+    fp = fingerprint(raw, config)
+    root = Path(cache_root) / _cache_name(raw, fp)
+    problem = _validate(root, fp, verify_hash)
+    if problem is not None:
+        raise FileNotFoundError(f"no valid preprocessed cache at {root}: {problem}")
+    return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
+
+
+def load_or_build(
+    raw: RawSplits, config: PreprocessConfig, cache_root: str | Path, verify_hash: bool = False
+) -> PreprocessedData:
+    """Return the cache for ``(raw, config)``, (re)building it when absent or invalid.
+
+    ``verify_hash`` also checks every file's sha256 (reads all bytes); by default a cache is
+    checked by fingerprint, file sizes and parquet footers/row counts. Safe to run concurrently:
+    builders race to rename their temp dir and a loser uses the winner's cache.
+    """
+    cache_root = Path(cache_root)
+    cache_root.mkdir(parents=True, exist_ok=True)
+    _clean_stale_temps(cache_root)
+    fp = fingerprint(raw, config)
+    root = cache_root / _cache_name(raw, fp)
+    if root.exists():
+        problem = _validate(root, fp, verify_hash)
+        if problem is None:
+            log.info("preprocess cache hit: %s", root)
+            return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
+        log.warning("preprocess cache %s is invalid (%s); deleting and rebuilding", root, problem)
+        _remove_dir(root)
+    _check_inputs(raw)
+    tmp = _temp_path(root, uuid.uuid4().hex[:8])
+    tmp.mkdir()
+    try:
+        log.info("preprocess cache miss: building %s", root)
+        _build(raw, config, fp, tmp)
+        _write_manifest(tmp, fp)
+        os.replace(tmp, root)
+    except OSError:
+        if _validate(root, fp, verify_hash) is not None:  # not a lost race with another builder
+            raise
+        log.info("another process finished %s first; using it", root)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
+
+
+def _cache_name(raw: RawSplits, fp: str) -> str:
+    return f"{raw.dataset}-{fp[:16]}"
+
+
+def _check_inputs(raw: RawSplits) -> None:
+    """Fail early, naming the file, on a missing declared column or an empty training split."""
+    for split in SPLITS:
+        for path in getattr(raw, split):
+            names = set(pq.read_schema(path).names)
+            for column in raw.columns:
+                if column not in names:
+                    raise ValueError(f"{path}: missing column {column!r} ({split} split)")
+    if sum(pq.ParquetFile(p).metadata.num_rows for p in raw.train) == 0:
+        raise ValueError(f"training split is empty: {', '.join(map(str, raw.train))}")
+
+
+def _scan(paths: tuple[Path, ...], raw: RawSplits) -> pl.LazyFrame:
+    """Raw columns with unified dtypes: labels as-is, categoricals String, numerics Float64."""
+    exprs = [pl.col(c) for c in raw.labels]
+    exprs += [pl.col(c).cast(pl.Float64) for c in raw.numeric]
+    exprs += [pl.col(c).cast(pl.String) for c in raw.categorical]
+    if not paths:
+        return pl.LazyFrame(schema={c: pl.Null for c in raw.columns}).select(exprs)
+    return pl.concat([pl.scan_parquet(p).select(exprs) for p in paths], how="vertical_relaxed")
+
+
+def _quantile_edges(train: pl.LazyFrame, raw: RawSplits, n: int) -> dict[str, tuple[float, ...]]:
+    """Inner quantile cut points of each numeric field over its finite training values."""
+    if not raw.numeric:
+        return {}
+    qs = [i / n for i in range(1, n)]  # one list-quantile per field: a single sort each
+    exprs = [pl.col(f).filter(pl.col(f).is_finite()).quantile(qs) for f in raw.numeric]
+    row = train.select(exprs).collect(engine="streaming").row(0)
+    return {
+        f: tuple(sorted({float(c) for c in cuts or () if c is not None}))
+        for f, cuts in zip(raw.numeric, row, strict=True)
+    }
+
+
+def _value_exprs(
+    raw: RawSplits, config: PreprocessConfig, edges: dict[str, tuple[float, ...]]
+) -> list[pl.Expr]:
+    """Per-field value before the vocabulary: bucket value for numerics, the string otherwise."""
+    exprs = [
+        bucket_numeric(pl.col(f), config.numeric_policy, edges.get(f, ())).alias(f)
+        for f in raw.numeric
+    ]
+    return exprs + [pl.col(f) for f in raw.categorical]
+
+
+def _fit_vocabs(
+    values: pl.LazyFrame, fields: tuple[str, ...], min_count: int
+) -> list[pl.DataFrame]:
+    """Training counts per value; kept values get ids 2.. by descending count, then value."""
+    queries = [
+        values.select(pl.col(f).alias("value"))
+        .drop_nulls()
+        .group_by("value")
+        .agg(pl.len().cast(pl.Int64).alias("count"))
+        .filter(pl.col("count") >= min_count)
+        .sort(["count", "value"], descending=[True, False])
+        .with_row_index("id", offset=NUM_SPECIAL_IDS)
+        .select("value", pl.col("id").cast(pl.Int32), "count")
+        for f in fields
+    ]
+    return pl.collect_all(queries, engine="streaming")
+
+
+def _encode(values: pl.LazyFrame, raw: RawSplits, vocabs: list[pl.DataFrame]) -> pl.LazyFrame:
+    """Field values -> Int32 ids (null -> MISSING_ID, rare/unseen -> OOV_ID); labels -> Float32."""
+    exprs = []
+    for field, vocab in zip(raw.fields, vocabs, strict=True):
+        ids = pl.col(field).replace_strict(
+            vocab["value"], vocab["id"], default=OOV_ID, return_dtype=pl.Int32
+        )
+        exprs.append(
+            pl.when(pl.col(field).is_null())
+            .then(pl.lit(MISSING_ID, pl.Int32))
+            .otherwise(ids)
+            .alias(field)
+        )
+    exprs += [pl.col(c).cast(pl.Float32) for c in raw.labels]
+    return values.select(exprs)
+
+
+def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None:
+    """Fit on train, encode and write every split, the vocabularies and the feature map."""
+    train = _scan(raw.train, raw)
+    edges = {}
+    if config.numeric_policy == "quantile":
+        edges = _quantile_edges(train, raw, config.num_quantiles)
+    value_exprs = _value_exprs(raw, config, edges) + [pl.col(c) for c in raw.labels]
+    vocabs = _fit_vocabs(train.select(value_exprs), raw.fields, config.min_count)
+    (out / VOCAB_DIR).mkdir()
+    for field, vocab in zip(raw.fields, vocabs, strict=True):
+        vocab.write_parquet(out / VOCAB_DIR / f"{field}.parquet")
+    rows = {}
+    for split in SPLITS:
+        path = out / f"{split}.parquet"
+        encoded = _encode(_scan(getattr(raw, split), raw).select(value_exprs), raw, vocabs)
+        encoded.sink_parquet(path, row_group_size=config.row_group_rows, engine="streaming")
+        rows[split] = _check_labels(path, raw.labels)
+    kinds = {f: "numeric" for f in raw.numeric} | {f: "categorical" for f in raw.categorical}
+    specs = tuple(
+        FieldSpec(name=f, kind=kinds[f], vocab_size=v.height + NUM_SPECIAL_IDS)
+        for f, v in zip(raw.fields, vocabs, strict=True)
+    )
+    numeric = {
+        "policy": config.numeric_policy,
+        "quantile_edges": {f: list(e) for f, e in edges.items()},
+    }
+    extra = {"rows": rows, "fingerprint": fp, "code_version": CODE_VERSION, "numeric": numeric}
+    FeatureMap(fields=specs, labels=raw.labels, dataset=raw.dataset, extra=extra).save(
+        out / FEATURE_MAP
+    )
+
+
+def _check_labels(path: Path, labels: tuple[str, ...]) -> int:
+    """Row count of a written split; raises on null labels (seen in the parquet statistics)."""
+    meta = pq.ParquetFile(path).metadata
+    names = [meta.schema.column(j).name for j in range(meta.num_columns)]
+    for i in range(meta.num_row_groups):
+        for label in labels:
+            stats = meta.row_group(i).column(names.index(label)).statistics
+            if stats is not None and stats.has_null_count and stats.null_count > 0:
+                raise ValueError(f"{path.stem} split: label {label!r} has null values")
+    return meta.num_rows
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(root: Path, fp: str) -> None:
+    """Written last: its presence means every listed file was completely written."""
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        entry: dict[str, object] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        if path.suffix == ".parquet":
+            entry["rows"] = pq.ParquetFile(path).metadata.num_rows
+        files[path.relative_to(root).as_posix()] = entry
+    manifest = {"fingerprint": fp, "code_version": CODE_VERSION, "files": files}
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
+
+
+def _validate(root: Path, fp: str, verify_hash: bool) -> str | None:
+    """What is wrong with a cache directory, or None when it matches its manifest."""
+    try:
+        manifest = json.loads((root / MANIFEST).read_text())
+        if manifest["fingerprint"] != fp:
+            return f"fingerprint {manifest['fingerprint']} != expected {fp}"
+        files = manifest["files"]
+        for required in [FEATURE_MAP] + [f"{s}.parquet" for s in SPLITS]:
+            if required not in files:
+                return f"manifest does not list {required}"
+        for rel, entry in files.items():
+            problem = _check_file(root / rel, entry, verify_hash)
+            if problem is not None:
+                return f"{rel}: {problem}"
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        return f"unreadable or malformed manifest ({type(err).__name__}: {err})"
+
+
+def _check_file(path: Path, entry: dict, verify_hash: bool) -> str | None:
+    """One manifest entry: exists, same size, parquet footer readable with the same row count."""
+    if not path.is_file():
+        return "missing"
+    if path.stat().st_size != entry["bytes"]:
+        return f"size {path.stat().st_size} != {entry['bytes']}"
+    if "rows" in entry:
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except Exception as err:  # any pyarrow failure means an unreadable file
+            return f"unreadable parquet ({err})"
+        if rows != entry["rows"]:
+            return f"{rows} rows != {entry['rows']}"
+    if verify_hash and _sha256(path) != entry["sha256"]:
+        return "sha256 mismatch"
+    return None
+
+
+def _temp_path(final: Path, tag: str) -> Path:
+    """A hidden sibling named after its owner (host, pid), so stale ones can be told apart."""
+    return final.with_name(f".{final.name}{_TMP_MARK}{socket.gethostname()}-{os.getpid()}-{tag}")
+
+
+def _remove_dir(path: Path) -> None:
+    """Rename away first so a half-deleted directory never sits under a cache name."""
+    doomed = _temp_path(path, f"rm{uuid.uuid4().hex[:8]}")
+    try:
+        os.replace(path, doomed)
+    except FileNotFoundError:  # another process removed it first
+        return
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _clean_stale_temps(cache_root: Path) -> None:
+    """Delete temp dirs of dead builders: same host and pid gone, or another host's after a day."""
+    host = socket.gethostname()
+    for tmp in cache_root.glob(f".*{_TMP_MARK}*"):
+        owner = tmp.name.rsplit(_TMP_MARK, 1)[1]
+        owner_host, _, rest = owner.rpartition("-")[0].rpartition("-")
+        try:
+            stale = time.time() - tmp.stat().st_mtime > _FOREIGN_TMP_MAX_AGE_S
+        except FileNotFoundError:  # its owner finished meanwhile
+            continue
+        if owner_host == host:
+            stale = not _pid_alive(int(rest)) if rest.isdigit() else True
+        if stale:
+            log.warning("removing stale preprocess temp dir %s", tmp)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
