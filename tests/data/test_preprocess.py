@@ -21,12 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reaction.data import preprocess
+from reaction.data.cache import MANIFEST, fingerprint
 from reaction.data.preprocess import (
-    MANIFEST,
     PreprocessConfig,
     RawSplits,
     bucket_numeric,
-    fingerprint,
     load_cached,
     load_or_build,
 )

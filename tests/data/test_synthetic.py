@@ -18,14 +18,13 @@ from sklearn.metrics import log_loss, mutual_info_score, roc_auc_score
 from reaction.data import synthetic
 from reaction.data.synthetic import (
     GroundTruth,
-    ProbabilityHistogram,
     SyntheticConfig,
     ensure_generated,
     generate,
     iter_chunks,
     load_ground_truth,
 )
-from reaction.data.synthetic_truth import SPLITS, TRUTH_FILE
+from reaction.data.synthetic_truth import SPLITS, TRUTH_FILE, ProbabilityHistogram
 
 SMALL = SyntheticConfig(num_rows=30_000, chunk_rows=10_000, row_group_rows=4_096)
 
@@ -201,15 +200,14 @@ def test_conversion_fields_drive_conversion_only(tmp_path: Path) -> None:
     assert not set(only) & set(truth.labels["click"].fields)
     assert df.drop(["conversion", *only]).equals(_read(tmp_path / "click", "train"))
     assert 0.6 < truth.bayes_auc["conversion"]["test"] < 0.9
-    noise = min(truth.names(role="noise"), key=lambda n: truth.field(n).cardinality)
+    noise = [n for n in truth.names("noise", "categorical") if truth.field(n).cardinality <= 50]
+    noise_mi = max(mutual_info_score(df["conversion"], df[n].fill_null("")) for n in noise)
     shuffled = np.random.default_rng(0).permutation(df["conversion"].to_numpy())
     for name in only:
         x = df[name].fill_null("").to_numpy()
         baseline = mutual_info_score(shuffled, x)  # the finite-sample bias of MI
-        assert mutual_info_score(df["conversion"], x) > 10 * baseline + 1e-3
+        assert mutual_info_score(df["conversion"], x) > 10 * max(baseline, noise_mi)
         assert mutual_info_score(df["click"], x) < 3 * baseline + 1e-4
-    x = df[noise].fill_null("").to_numpy()
-    assert mutual_info_score(df["conversion"], x) < 1e-3
 
 
 # ------------------------------------------------------------------------- difficulty targets

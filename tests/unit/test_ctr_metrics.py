@@ -32,8 +32,12 @@ def test_logloss_stays_finite_for_saturated_logits() -> None:
 def test_binned_auc_is_close_to_exact() -> None:
     rng = np.random.default_rng(3)
     logits = torch.from_numpy(rng.normal(size=20_000).astype(np.float32))
-    labels = (torch.rand(20_000, generator=torch.Generator().manual_seed(0)) < torch.sigmoid(logits)).float()
+    labels = (
+        torch.rand(20_000, generator=torch.Generator().manual_seed(0)) < torch.sigmoid(logits)
+    ).float()
     exact, binned = ctr_metrics("a/"), ctr_metrics("b/", auc_thresholds=2000)
     exact.update(logits, labels)
     binned.update(logits, labels)
-    assert binned.compute()["b/auc"].item() == pytest.approx(exact.compute()["a/auc"].item(), abs=2e-3)
+    assert binned.compute()["b/auc"].item() == pytest.approx(
+        exact.compute()["a/auc"].item(), abs=2e-3
+    )

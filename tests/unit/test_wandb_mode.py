@@ -14,7 +14,9 @@ from reaction.utils.wandb_mode import ensure_wandb_mode
         ({"WANDB_MODE": "offline"}, "offline"),
     ],
 )
-def test_mode_follows_environment(monkeypatch: pytest.MonkeyPatch, env: dict, expected: str) -> None:
+def test_mode_follows_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict, expected: str
+) -> None:
     monkeypatch.delenv("WANDB_MODE", raising=False)
     monkeypatch.delenv("WANDB_API_KEY", raising=False)
     for key, value in env.items():

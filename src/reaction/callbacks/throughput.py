@@ -29,7 +29,12 @@ class TrainThroughput(L.Callback):
         self._samples = 0
 
     def on_train_batch_end(
-        self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch: Batch, batch_idx: int
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs,
+        batch: Batch,
+        batch_idx: int,
     ) -> None:
         self._samples += len(batch)
         self._last_end = time.perf_counter()

@@ -11,38 +11,37 @@ Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
     vocab/<field>.parquet                    value -> id (+ training count), for serving
     manifest.json                            written last: fingerprint, size/rows/sha256 per file
 
-A cache is built in a sibling temp dir and renamed into place, so a killed build never leaves a
-directory that looks finished; a cache failing its manifest is deleted and rebuilt.
+A cache is built in a temp dir and renamed into place, so a killed build never leaves a directory
+that looks finished; one failing its manifest is deleted and rebuilt (``reaction.data.cache``).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
-import socket
-import time
-import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, Protocol
 
 import polars as pl
 import pyarrow.parquet as pq
 
+from reaction.data.cache import (
+    CODE_VERSION,
+    cache_name,
+    clean_stale_temps,
+    fingerprint,
+    publish,
+    remove_dir,
+    validate,
+)
 from reaction.data.schema import MISSING_ID, NUM_SPECIAL_IDS, OOV_ID, FeatureMap, FieldSpec
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "preprocess-v1"  # bump whenever the output of a build would change
 SPLITS = ("train", "val", "test")
-MANIFEST = "manifest.json"
 FEATURE_MAP = "feature_map.json"
 VOCAB_DIR = "vocab"
-_TMP_MARK = ".tmp-"
-_FOREIGN_TMP_MAX_AGE_S = 24 * 3600
+_REQUIRED_FILES = (FEATURE_MAP, *(f"{split}.parquet" for split in SPLITS))
 NumericPolicy = Literal["log_square", "quantile"]
 
 
@@ -79,6 +78,11 @@ class RawSplits:
     @property
     def columns(self) -> tuple[str, ...]:
         return self.labels + self.fields
+
+    @property
+    def files(self) -> dict[str, tuple[Path, ...]]:
+        """Input files by split, in ``SPLITS`` order (what the cache fingerprint hashes)."""
+        return {split: getattr(self, split) for split in SPLITS}
 
 
 class RawSource(Protocol):
@@ -128,27 +132,6 @@ class PreprocessedData:
         return self.root / VOCAB_DIR / f"{field}.parquet"
 
 
-def fingerprint(raw: RawSplits, config: PreprocessConfig) -> str:
-    """sha256 of input identities (path, size, mtime_ns), column roles, config and code version."""
-    files = {}
-    for split in SPLITS:
-        entries = []
-        for path in getattr(raw, split):
-            st = path.stat()
-            entries.append([str(path.resolve()), st.st_size, st.st_mtime_ns])
-        files[split] = entries
-    payload = {
-        "files": files,
-        "labels": raw.labels,
-        "categorical": raw.categorical,
-        "numeric": raw.numeric,
-        "dataset": raw.dataset,
-        "config": asdict(config),
-        "code_version": CODE_VERSION,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
 def bucket_numeric(x: pl.Expr, policy: NumericPolicy, edges: tuple[float, ...] = ()) -> pl.Expr:
     """Numeric value -> Int64 bucket value (null = missing), before the vocabulary.
 
@@ -174,8 +157,8 @@ def load_cached(
 ) -> PreprocessedData:
     """Open an existing valid cache without side effects (what every DDP rank may do)."""
     fp = fingerprint(raw, config)
-    root = Path(cache_root) / _cache_name(raw, fp)
-    problem = _validate(root, fp, verify_hash)
+    root = Path(cache_root) / cache_name(raw, fp)
+    problem = validate(root, fp, verify_hash, _REQUIRED_FILES)
     if problem is not None:
         raise FileNotFoundError(f"no valid preprocessed cache at {root}: {problem}")
     return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
@@ -192,36 +175,20 @@ def load_or_build(
     """
     cache_root = Path(cache_root)
     cache_root.mkdir(parents=True, exist_ok=True)
-    _clean_stale_temps(cache_root)
+    clean_stale_temps(cache_root)
     fp = fingerprint(raw, config)
-    root = cache_root / _cache_name(raw, fp)
+    root = cache_root / cache_name(raw, fp)
     if root.exists():
-        problem = _validate(root, fp, verify_hash)
+        problem = validate(root, fp, verify_hash, _REQUIRED_FILES)
         if problem is None:
             log.info("preprocess cache hit: %s", root)
             return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
         log.warning("preprocess cache %s is invalid (%s); deleting and rebuilding", root, problem)
-        _remove_dir(root)
+        remove_dir(root)
     _check_inputs(raw)
-    tmp = _temp_path(root, uuid.uuid4().hex[:8])
-    tmp.mkdir()
-    try:
-        log.info("preprocess cache miss: building %s", root)
-        _build(raw, config, fp, tmp)
-        _write_manifest(tmp, fp)
-        os.replace(tmp, root)
-    except OSError:
-        if _validate(root, fp, verify_hash) is not None:  # not a lost race with another builder
-            raise
-        log.info("another process finished %s first; using it", root)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    log.info("preprocess cache miss: building %s", root)
+    publish(root, fp, lambda tmp: _build(raw, config, fp, tmp), _REQUIRED_FILES, verify_hash)
     return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
-
-
-def _cache_name(raw: RawSplits, fp: str) -> str:
-    return f"{raw.dataset}-{fp[:16]}"
 
 
 def _check_inputs(raw: RawSplits) -> None:
@@ -347,102 +314,3 @@ def _check_labels(path: Path, labels: tuple[str, ...]) -> int:
             if stats is not None and stats.has_null_count and stats.null_count > 0:
                 raise ValueError(f"{path.stem} split: label {label!r} has null values")
     return meta.num_rows
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_manifest(root: Path, fp: str) -> None:
-    """Written last: its presence means every listed file was completely written."""
-    files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        entry: dict[str, object] = {"bytes": path.stat().st_size, "sha256": _sha256(path)}
-        if path.suffix == ".parquet":
-            entry["rows"] = pq.ParquetFile(path).metadata.num_rows
-        files[path.relative_to(root).as_posix()] = entry
-    manifest = {"fingerprint": fp, "code_version": CODE_VERSION, "files": files}
-    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-
-
-def _validate(root: Path, fp: str, verify_hash: bool) -> str | None:
-    """What is wrong with a cache directory, or None when it matches its manifest."""
-    try:
-        manifest = json.loads((root / MANIFEST).read_text())
-        if manifest["fingerprint"] != fp:
-            return f"fingerprint {manifest['fingerprint']} != expected {fp}"
-        files = manifest["files"]
-        for required in [FEATURE_MAP] + [f"{s}.parquet" for s in SPLITS]:
-            if required not in files:
-                return f"manifest does not list {required}"
-        for rel, entry in files.items():
-            problem = _check_file(root / rel, entry, verify_hash)
-            if problem is not None:
-                return f"{rel}: {problem}"
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        return f"unreadable or malformed manifest ({type(err).__name__}: {err})"
-
-
-def _check_file(path: Path, entry: dict, verify_hash: bool) -> str | None:
-    """One manifest entry: exists, same size, parquet footer readable with the same row count."""
-    if not path.is_file():
-        return "missing"
-    if path.stat().st_size != entry["bytes"]:
-        return f"size {path.stat().st_size} != {entry['bytes']}"
-    if "rows" in entry:
-        try:
-            rows = pq.ParquetFile(path).metadata.num_rows
-        except Exception as err:  # any pyarrow failure means an unreadable file
-            return f"unreadable parquet ({err})"
-        if rows != entry["rows"]:
-            return f"{rows} rows != {entry['rows']}"
-    if verify_hash and _sha256(path) != entry["sha256"]:
-        return "sha256 mismatch"
-    return None
-
-
-def _temp_path(final: Path, tag: str) -> Path:
-    """A hidden sibling named after its owner (host, pid), so stale ones can be told apart."""
-    return final.with_name(f".{final.name}{_TMP_MARK}{socket.gethostname()}-{os.getpid()}-{tag}")
-
-
-def _remove_dir(path: Path) -> None:
-    """Rename away first so a half-deleted directory never sits under a cache name."""
-    doomed = _temp_path(path, f"rm{uuid.uuid4().hex[:8]}")
-    try:
-        os.replace(path, doomed)
-    except FileNotFoundError:  # another process removed it first
-        return
-    shutil.rmtree(doomed, ignore_errors=True)
-
-
-def _clean_stale_temps(cache_root: Path) -> None:
-    """Delete temp dirs of dead builders: same host and pid gone, or another host's after a day."""
-    host = socket.gethostname()
-    for tmp in cache_root.glob(f".*{_TMP_MARK}*"):
-        owner = tmp.name.rsplit(_TMP_MARK, 1)[1]
-        owner_host, _, rest = owner.rpartition("-")[0].rpartition("-")
-        try:
-            stale = time.time() - tmp.stat().st_mtime > _FOREIGN_TMP_MAX_AGE_S
-        except FileNotFoundError:  # its owner finished meanwhile
-            continue
-        if owner_host == host:
-            stale = not _pid_alive(int(rest)) if rest.isdigit() else True
-        if stale:
-            log.warning("removing stale preprocess temp dir %s", tmp)
-            shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -41,7 +41,7 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class FeatureMap:
-    """Ordered fields and labels of a preprocessed dataset; column ``i`` of a batch is ``fields[i]``."""
+    """Ordered fields and labels of a preprocessed dataset; batch column ``i`` is ``fields[i]``."""
 
     fields: tuple[FieldSpec, ...]
     labels: tuple[str, ...] = ("click",)

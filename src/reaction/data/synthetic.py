@@ -9,14 +9,16 @@ Generative model (every row i.i.d.; ``sigmoid`` is the logistic function)::
     click ~ Bernoulli(sigmoid(z_click))
 
 - informative categorical fields (``C*``, role ``informative``): 5-200 values with Zipf-like
-  frequencies; per-value effects ``e_f ~ N(0, s_f^2)``, centred, with ``s_f`` spread geometrically
-  from strong to weak; some have missing values, and missing is a value with its own effect.
+  frequencies; per-value effects ``e_f`` drawn from a normal, then centred and scaled so their std
+  under the value frequencies is the field's strength ``s_f`` (spread geometrically from strong
+  to weak); some have missing values, and missing is a value with its own effect.
 - interaction pairs ``(a, b)``: disjoint pairs of low-cardinality (4-12 values) informative fields;
-  ``T_ab ~ N(0, s^2)`` double-centred (zero row and column means under the value marginals), so
-  no main-effects model can represent it.
+  a normal table ``T_ab`` double-centred (zero row and column means under the value marginals),
+  so no main-effects model can represent it, scaled to std ``interaction_strength``.
 - numeric fields (``I*``): heavy-tailed counts ``floor(exp(N(mu, sigma^2)))``, null = missing.
   Informative ones add ``g_j = a_j sin(w_j log1p(max(x, 0)) + phi_j)`` (smooth in log space, so
-  log/quantile bucketing captures it) and a missing-value effect; the rest are noise.
+  log/quantile bucketing captures it; ``a_j`` set so the term's std is the field's strength) and
+  a missing-value effect; the rest are noise (one has a few -1 values, like Criteo's I2).
 - redundant fields: a copy of a strong informative field, its value mapped through a fixed random
   bijection to new tokens, kept with probability ``keep`` (0.8-0.95) else a uniform random value;
   no effect of its own (conditionally independent of the labels given the source).
@@ -28,9 +30,14 @@ Generative model (every row i.i.d.; ``sigmoid`` is the logistic function)::
   appended after the click fields, no click effect) plus one click-informative field.
 - biases are solved on a pilot sample to give the target positive rates.
 
-Roles are shuffled over the column names with the seed. The Bayes-optimal AUC and logloss of the
-true ``p(label | row)`` on each split are accumulated while writing (see ``ProbabilityHistogram``)
-and stored in ``ground_truth.json`` with every field's role, strength and missing rate.
+Defaults: 13 numeric fields (7 informative, 6 noise) and 26 categorical ones (12 informative of
+which 6 form 3 interaction pairs, 4 redundant, 6 noise, 4 long-tail); 400k rows, 80/10/10 splits.
+Effects are scaled to exact stds, so the logit variance, hence the Bayes AUC (about 0.80 at the
+defaults), moves little between seeds. Roles are shuffled over the column names with the seed.
+The Bayes-optimal AUC and logloss of the true ``p(label | row)`` on each split are accumulated
+while writing (see ``ProbabilityHistogram``) and stored in ``ground_truth.json`` with every
+field's role, strength, cardinality and missing rate; ``ensure_generated`` reuses a complete
+generation with the same config.
 
 Randomness is drawn per 16,384-row block and per field from ``(seed, block, stream)``, so the data
 does not depend on ``chunk_rows``, and enabling ``conversion`` leaves the click columns unchanged.
@@ -40,9 +47,7 @@ Split sizes are exact (``round(num_rows * fraction)``); rows are assigned unifor
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -51,6 +56,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from reaction.data.synthetic_plan import Plan
+from reaction.data.synthetic_rows import build_plan, iter_chunks
 from reaction.data.synthetic_truth import (
     SPLITS,
     TRUTH_FILE,
@@ -58,9 +65,8 @@ from reaction.data.synthetic_truth import (
     GroundTruth,
     InteractionTruth,
     LabelTruth,
-    Plan,
+    ProbabilityHistogram,
     SyntheticConfig,
-    draw_plan,
     load_ground_truth,
 )
 
@@ -74,168 +80,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_PILOT_BLOCK, _PILOT_ROWS = 2**31, 65_536
-_LABEL_STREAMS = {"click": 2000, "conversion": 2001}
-_SPLIT_STREAM = 3000
-
-
-def _rng(plan: Plan, block: int, stream: int) -> np.random.Generator:
-    return np.random.default_rng([plan.config.seed, 1, block, stream])
-
-
-def _sample_features(plan: Plan, block: int, n: int) -> dict[str, np.ndarray]:
-    """Categorical codes (int32, code K = missing) and numeric values (float64, NaN = missing)."""
-    rows: dict[str, np.ndarray] = {}
-    for cat in plan.cats:
-        rng = _rng(plan, block, cat.index)
-        if cat.source is None:
-            codes = np.searchsorted(cat.cdf, rng.random(n), side="right")
-            np.minimum(codes, cat.cardinality - 1, out=codes)
-            if cat.missing_rate > 0:
-                codes[rng.random(n) < cat.missing_rate] = cat.cardinality
-        else:
-            codes = cat.perm[rows[cat.source]]
-            redraw = rng.random(n) >= cat.keep
-            codes[redraw] = rng.integers(0, cat.cardinality, int(redraw.sum()))
-        rows[cat.name] = codes.astype(np.int32)
-    for num in plan.nums:
-        rng = _rng(plan, block, 500 + num.index)
-        x = np.floor(np.exp(rng.normal(num.mu, num.sigma, n)))
-        if num.negative_rate > 0:
-            x[rng.random(n) < num.negative_rate] = -1.0
-        x[rng.random(n) < num.missing_rate] = np.nan
-        rows[num.name] = x
-    return rows
-
-
-def _terms(plan: Plan, rows: dict[str, np.ndarray]) -> Iterator[tuple[str, str, np.ndarray]]:
-    """Every additive logit term as ``(name, label, values)``; pairs are named ``a*b``."""
-    for cat in plan.cats:
-        for label, eff in cat.effects.items():
-            yield cat.name, label, eff[rows[cat.name]]
-    for pair in plan.pairs:
-        yield f"{pair.a}*{pair.b}", pair.label, pair.table[rows[pair.a], rows[pair.b]]
-    for num in plan.nums:
-        if num.amp > 0:
-            x = rows[num.name]
-            smooth = num.amp * np.sin(num.omega * np.log1p(np.maximum(x, 0.0)) + num.phi)
-            yield num.name, "click", np.where(np.isnan(x), num.missing_effect, smooth)
-
-
-def _logits(plan: Plan, rows: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-    z = {label: np.full(n, plan.bias.get(label, 0.0)) for label in plan.config.labels}
-    for _, label, values in _terms(plan, rows):
-        z[label] += values
-    return z
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
-
-
-def _calibrate(plan: Plan) -> None:
-    """Solve each label's bias for its target rate and record each term's variance (pilot)."""
-    rows = _sample_features(plan, _PILOT_BLOCK, _PILOT_ROWS)
-    for name, label, values in _terms(plan, rows):
-        plan.effect_var.setdefault(name, {})[label] = float(values.var())
-    targets = {"click": plan.config.click_rate, "conversion": plan.config.conversion_rate}
-    for label, z in _logits(plan, rows, _PILOT_ROWS).items():
-        lo, hi = -30.0, 30.0
-        for _ in range(60):
-            mid = (lo + hi) / 2
-            lo, hi = (mid, hi) if _sigmoid(z + mid).mean() < targets[label] else (lo, mid)
-        plan.bias[label] = (lo + hi) / 2
-
-
-def build_plan(config: SyntheticConfig) -> Plan:
-    plan = draw_plan(config)
-    _calibrate(plan)
-    return plan
-
-
-def _sample_block(plan: Plan, block: int) -> dict[str, np.ndarray]:
-    counts = plan.split_counts[block]
-    n = int(counts.sum())
-    rows = _sample_features(plan, block, n)
-    for label, z in _logits(plan, rows, n).items():
-        p = _sigmoid(z)
-        rows[f"p_{label}"] = p
-        rows[label] = (_rng(plan, block, _LABEL_STREAMS[label]).random(n) < p).astype(np.int8)
-    split = np.repeat(np.arange(len(SPLITS), dtype=np.int8), counts)
-    rows["split"] = _rng(plan, block, _SPLIT_STREAM).permutation(split)
-    return rows
-
-
-def iter_chunks(
-    config: SyntheticConfig, plan: Plan | None = None
-) -> Iterator[dict[str, np.ndarray]]:
-    """Rows in chunks of ``config.chunk_rows`` (the last may be shorter), with their truth.
-
-    Keys: each field (categorical codes, code K = missing; numeric float64, NaN = missing), each
-    label (int8), ``p_<label>`` (the true probability) and ``split`` (index into ``SPLITS``).
-    """
-    plan = plan or build_plan(config)
-    size = config.chunk_rows
-    buffer: list[dict[str, np.ndarray]] = []
-    buffered = 0
-    for block in range(len(plan.split_counts)):
-        buffer.append(_sample_block(plan, block))
-        buffered += len(buffer[-1]["split"])
-        while buffered >= size:
-            rows = _concat(buffer)
-            yield {k: v[:size] for k, v in rows.items()}
-            buffer, buffered = [{k: v[size:] for k, v in rows.items()}], buffered - size
-    if buffered:
-        yield _concat(buffer)
-
-
-def _concat(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
-    if len(parts) == 1:
-        return parts[0]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-class ProbabilityHistogram:
-    """Streaming AUC and logloss of probabilities against labels, in bounded memory.
-
-    AUC comes from per-label histograms of p on ``bins`` equal-width bins, counting pairs inside a
-    bin as ties (half credit); with 2**17 bins the error is far below 1e-4 for realistic p.
-    """
-
-    def __init__(self, bins: int = 2**17) -> None:
-        self.bins = bins
-        self.pos = np.zeros(bins, dtype=np.int64)
-        self.neg = np.zeros(bins, dtype=np.int64)
-        self.loss_sum = 0.0
-
-    def update(self, prob: np.ndarray, label: np.ndarray) -> None:
-        idx = np.minimum((prob * self.bins).astype(np.int64), self.bins - 1)
-        positive = label.astype(bool)
-        self.pos += np.bincount(idx[positive], minlength=self.bins)
-        self.neg += np.bincount(idx[~positive], minlength=self.bins)
-        p = np.clip(prob, 1e-15, 1 - 1e-15)
-        self.loss_sum -= float(np.sum(np.where(positive, np.log(p), np.log1p(-p))))
-
-    @property
-    def count(self) -> int:
-        return int(self.pos.sum() + self.neg.sum())
-
-    def positive_rate(self) -> float | None:
-        return float(self.pos.sum() / self.count) if self.count else None
-
-    def logloss(self) -> float | None:
-        return self.loss_sum / self.count if self.count else None
-
-    def auc(self) -> float | None:
-        """P(p_pos > p_neg) + 0.5 P(tie); None when one class is absent."""
-        n_pos, n_neg = int(self.pos.sum()), int(self.neg.sum())
-        if n_pos == 0 or n_neg == 0:
-            return None
-        neg_below = np.cumsum(self.neg) - self.neg
-        wins = np.sum(self.pos * (neg_below + 0.5 * self.neg), dtype=np.float64)
-        auc = float(wins / (n_pos * n_neg))
-        return auc if math.isfinite(auc) else None
 
 
 def _column_order(names: list[str]) -> list[str]:

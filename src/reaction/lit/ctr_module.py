@@ -35,7 +35,9 @@ class CTRModule(L.LightningModule):
     ) -> None:
         super().__init__()
         if lr <= 0 or embedding_lr <= 0:
-            raise ValueError(f"learning rates must be > 0, got lr={lr}, embedding_lr={embedding_lr}")
+            raise ValueError(
+                f"learning rates must be > 0, got lr={lr}, embedding_lr={embedding_lr}"
+            )
         if weight_decay < 0 or embedding_weight_decay < 0:
             raise ValueError(
                 f"weight decays must be >= 0, got {weight_decay}, {embedding_weight_decay}"

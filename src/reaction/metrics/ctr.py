@@ -21,11 +21,15 @@ class LogLoss(Metric):
 
     def __init__(self) -> None:
         super().__init__()
-        self.add_state("loss_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "loss_sum", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum"
+        )
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
     def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
-        losses = F.binary_cross_entropy_with_logits(logits.float(), target.float(), reduction="none")
+        losses = F.binary_cross_entropy_with_logits(
+            logits.float(), target.float(), reduction="none"
+        )
         self.loss_sum += losses.double().sum()
         self.count += target.numel()
 

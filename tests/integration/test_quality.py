@@ -1,0 +1,35 @@
+"""The headline quality bound on the default synthetic data, against its planted Bayes AUC."""
+
+from __future__ import annotations
+
+import pytest
+
+from reaction.metrics import keys
+from reaction.train import train
+from tests.conftest import compose_train
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_results(data_dir, tmp_path_factory) -> dict[str, dict]:
+    """Train LR and DCNv2 exactly as ``make demo`` does (default data, experiment=demo)."""
+    results = {}
+    for model in ("lr", "dcnv2"):
+        out = tmp_path_factory.mktemp(model)
+        overrides = ["experiment=demo", f"model={model}", "logger=none", "~callbacks.progress_bar"]
+        results[model] = train(compose_train(overrides, out, data_dir))
+    return results
+
+
+def test_dcnv2_is_within_0_01_of_bayes_optimal_auc(demo_results) -> None:
+    result = demo_results["dcnv2"]
+    bayes = result["data"][keys.BAYES_AUC]
+    assert result["metrics"][keys.TEST_AUC] >= bayes - 0.01
+
+
+def test_lr_is_clearly_below_bayes_because_it_misses_interactions(demo_results) -> None:
+    bayes = demo_results["lr"]["data"][keys.BAYES_AUC]
+    lr_auc = demo_results["lr"]["metrics"][keys.TEST_AUC]
+    assert lr_auc <= bayes - 0.02
+    assert lr_auc < demo_results["dcnv2"]["metrics"][keys.TEST_AUC] - 0.015
