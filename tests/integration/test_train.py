@@ -13,6 +13,7 @@ import yaml
 from reaction.metrics import keys
 from reaction.train import train
 from tests.conftest import CONF_DIR, SMALL_ROWS
+from tests.wandb_records import read_run
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
 REQUIRED_COSTS = (
@@ -58,15 +59,23 @@ def test_every_model_config_runs_fast_dev_run(train_cfg, model: str) -> None:
 
 def test_wandb_offline_run_records_config_metrics_and_costs(train_cfg, monkeypatch) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
-    cfg = train_cfg("model=lr", "logger=wandb", "seed=7")
-    train(cfg)
-    run_dirs = list(Path(cfg.paths.output_dir).glob("wandb/offline-run-*/files"))
-    assert len(run_dirs) == 1
-    summary = json.loads((run_dirs[0] / "wandb-summary.json").read_text())
-    assert 0.5 < summary[keys.TEST_AUC] < 1.0 and summary[keys.PARAMS_TOTAL] > 0
-    config = yaml.safe_load((run_dirs[0] / "config.yaml").read_text())
-    assert config["seed"]["value"] == 7
-    assert config["model"]["value"]["name"] == "lr"
+    cfg = train_cfg("model=lr", "logger=wandb", "seed=7", "trainer.log_every_n_steps=5")
+    results = train(cfg)
+    run_files = list(Path(cfg.paths.output_dir).glob("wandb/offline-run-*/run-*.wandb"))
+    assert len(run_files) == 1
+    run = read_run(run_files[0])
+    assert run["run"] == {
+        "project": "reaction",
+        "group": "default",
+        "name": "lr-synthetic-s7",
+        "tags": ["synthetic", "lr"],
+        "job_type": "train",
+    }
+    assert run["config"]["seed"] == 7 and run["config"]["model"]["name"] == "lr"
+    assert run["config"]["fingerprints"]["feature_map"] == results["data"]["feature_map"]
+    for key in (keys.TEST_AUC, keys.VAL_AUC, *REQUIRED_COSTS):
+        assert run["summary"][key] == pytest.approx({**results["metrics"], **results["costs"]}[key])
+    assert any(keys.TRAIN_LOSS in step for step in run["history"])
 
 
 def test_console_script_honours_hydra_run_dir(data_dir: Path, tmp_path: Path) -> None:
