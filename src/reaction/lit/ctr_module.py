@@ -7,6 +7,7 @@ the optimizer groups and the logging, which is what makes numbers of different m
 from __future__ import annotations
 
 import lightning as L
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -32,6 +33,8 @@ class CTRModule(L.LightningModule):
         embedding_lr: float = 1e-3,
         embedding_weight_decay: float = 0.0,
         auc_thresholds: int | None = None,
+        plateau_factor: float | None = 0.1,
+        plateau_patience: int = 0,
     ) -> None:
         super().__init__()
         if lr <= 0 or embedding_lr <= 0:
@@ -42,6 +45,8 @@ class CTRModule(L.LightningModule):
             raise ValueError(
                 f"weight decays must be >= 0, got {weight_decay}, {embedding_weight_decay}"
             )
+        if plateau_factor is not None and not 0 < plateau_factor < 1:
+            raise ValueError(f"plateau_factor must be in (0, 1) or null, got {plateau_factor}")
         self.save_hyperparameters(ignore=["net"])
         self.net = net
         self.val_metrics = ctr_metrics("val/", auc_thresholds)
@@ -70,11 +75,25 @@ class CTRModule(L.LightningModule):
         self.log_dict(self.test_metrics.compute())
         self.test_metrics.reset()
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self) -> OptimizerLRSchedulerConfig | torch.optim.Optimizer:
+        """Adam; with ``plateau_factor`` every learning rate is cut when val AUC stops improving.
+
+        The cut-on-plateau schedule is the usual CTR recipe (FuxiCTR/BARS): one more epoch at a
+        lower rate typically adds a few 1e-3 AUC before early stopping ends the run.
+        """
         embedding, dense = split_parameters(self.net)
         hp = self.hparams
         groups = [
             {"params": embedding, "lr": hp.embedding_lr, "weight_decay": hp.embedding_weight_decay},
             {"params": dense, "lr": hp.lr, "weight_decay": hp.weight_decay},
         ]
-        return torch.optim.Adam([g for g in groups if g["params"]])
+        optimizer = torch.optim.Adam([g for g in groups if g["params"]])
+        if hp.plateau_factor is None:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=hp.plateau_factor, patience=hp.plateau_patience
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "monitor": keys.VAL_AUC, "interval": "epoch"},
+        }

@@ -1,0 +1,122 @@
+"""``reaction-bench``: serving costs per model and data-path throughput, written to bench.json.
+
+Timing goals live here, not in tests: numbers depend on the machine, so they are measured and
+reported (with the thread count), never asserted.
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import hydra
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+from rich.console import Console
+from rich.table import Table
+from torch.utils.data import DataLoader
+
+from reaction.conf_dir import CONF_DIR
+from reaction.data.datamodule import CTRDataModule
+from reaction.data.preprocess import load_or_build
+from reaction.data.stream import ParquetBatchStream
+from reaction.metrics import keys
+from reaction.metrics.costs import cost_report
+from reaction.utils.results import write_json_atomic
+
+log = logging.getLogger(__name__)
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench_preprocess(datamodule: CTRDataModule) -> dict[str, float]:
+    """Rows/s of a cold preprocessing build (vocabulary fit + encode of all splits)."""
+    raw = datamodule.raw_source.prepare()
+    rows = sum(datamodule.num_rows(split) for split in ("train", "val", "test"))
+    with tempfile.TemporaryDirectory() as cache_root:
+        start = time.perf_counter()
+        load_or_build(raw, datamodule.preprocess, cache_root)
+        seconds = time.perf_counter() - start
+    return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds}
+
+
+def bench_stream(datamodule: CTRDataModule, batch_size: int, workers: int) -> dict[str, float]:
+    """Rows/s of one shuffled pass over the train split, batches ready as tensors."""
+    fm = datamodule.feature_map
+    stream = ParquetBatchStream(
+        paths=[datamodule.data.split_path("train")],
+        feature_columns=fm.field_names,
+        label_columns=list(fm.labels),
+        batch_size=batch_size,
+        shuffle=True,
+    )
+    loader = DataLoader(stream, batch_size=None, num_workers=workers)
+    start = time.perf_counter()
+    rows = sum(len(batch) for batch in loader)
+    seconds = time.perf_counter() - start
+    return {"workers": workers, "rows": rows, "rows_per_s": rows / seconds}
+
+
+def bench_models(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, dict[str, float]]:
+    """Untrained models suffice: parameters, FLOPs, bytes and latency do not depend on weights."""
+    results = {}
+    for name, model_cfg in cfg.models.items():
+        torch.manual_seed(cfg.seed)
+        net = instantiate(model_cfg.net, _partial_=True)(feature_map=datamodule.feature_map)
+        results[name] = cost_report(
+            net, datamodule.feature_map, batch_size=cfg.batch_size, repeats=cfg.latency_repeats
+        )
+    return results
+
+
+def _print(report: dict[str, Any]) -> None:
+    table = Table(
+        title=f"serving costs on CPU ({report['threads']} threads, batch {report['batch_size']})"
+    )
+    for header in ("model", "params", "FLOPs/sample", "emb bytes/sample", "ms/batch", "samples/s"):
+        table.add_column(header, justify="right")
+    for name, c in report["models"].items():
+        table.add_row(
+            name,
+            f"{c[keys.PARAMS_TOTAL]:,.0f}",
+            f"{c[keys.FLOPS_PER_SAMPLE]:,.0f}",
+            f"{c[keys.EMBEDDING_BYTES_PER_SAMPLE]:,.0f}",
+            f"{c[keys.LATENCY_MS_PER_BATCH]:.2f}",
+            f"{c[keys.THROUGHPUT]:,.0f}",
+        )
+    console = Console()
+    console.print(table)
+    prep = report["preprocess"]
+    console.print(
+        f"preprocess: {prep['rows']:,} rows in {prep['seconds']:.1f}s = {prep['rows_per_s']:,.0f} rows/s"
+    )
+    for s in report["stream"]:
+        console.print(f"stream read, {s['workers']} workers: {s['rows_per_s']:,.0f} rows/s")
+    console.print(f"peak RSS {report['peak_rss_mb']:.0f} MB")
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="bench")
+def main(cfg: DictConfig) -> None:
+    datamodule: CTRDataModule = instantiate(cfg.data.datamodule)
+    datamodule.prepare_and_setup()
+    report = {
+        "threads": torch.get_num_threads(),
+        "batch_size": cfg.batch_size,
+        "models": bench_models(cfg, datamodule),
+        "preprocess": bench_preprocess(datamodule),
+        "stream": [bench_stream(datamodule, cfg.batch_size, w) for w in cfg.stream_workers],
+    }
+    report["peak_rss_mb"] = _peak_rss_mb()
+    write_json_atomic(Path(cfg.paths.output_dir) / "bench.json", report)
+    _print(report)
+
+
+if __name__ == "__main__":
+    main()
