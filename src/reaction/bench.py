@@ -94,8 +94,9 @@ def _print(report: dict[str, Any]) -> None:
     console = Console()
     console.print(table)
     prep = report["preprocess"]
+    rate = prep["rows_per_s"]
     console.print(
-        f"preprocess: {prep['rows']:,} rows in {prep['seconds']:.1f}s = {prep['rows_per_s']:,.0f} rows/s"
+        f"preprocess: {prep['rows']:,} rows in {prep['seconds']:.1f}s = {rate:,.0f} rows/s"
     )
     for s in report["stream"]:
         console.print(f"stream read, {s['workers']} workers: {s['rows_per_s']:,.0f} rows/s")

@@ -7,9 +7,9 @@ the optimizer groups and the logging, which is what makes numbers of different m
 from __future__ import annotations
 
 import lightning as L
-from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 import torch
 import torch.nn.functional as F
+from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 
 from reaction.data.batch import Batch
