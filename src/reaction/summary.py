@@ -57,7 +57,9 @@ def main() -> None:
     results = load_results(args.root)
     if not results:
         raise SystemExit(f"no {RESULTS_FILE} found under {args.root}")
-    Console().print(results_table(results))
+    console = Console()
+    console.width = max(console.width, 150)  # full table even when piped (CI logs, make demo)
+    console.print(results_table(results))
 
 
 if __name__ == "__main__":
