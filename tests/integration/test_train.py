@@ -94,3 +94,38 @@ def test_console_script_honours_hydra_run_dir(data_dir: Path, tmp_path: Path) ->
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     results = json.loads((run_dir / "results.json").read_text())
     assert results["model"] == "lr" and results["config"]["paths"]["output_dir"] == str(run_dir)
+
+
+@pytest.mark.parametrize(
+    ("logger", "pattern"), [("csv", "csv/*/metrics.csv"), ("tensorboard", "tensorboard/*/events.*")]
+)
+def test_file_loggers_write_their_logs(train_cfg, logger: str, pattern: str) -> None:
+    cfg = train_cfg("model=lr", f"logger={logger}", "debug=fast_dev_run")
+    train(cfg)
+    assert list(Path(cfg.paths.output_dir).glob(pattern)), pattern
+
+
+@pytest.mark.ddp
+def test_ddp_sim_two_cpu_processes_train_and_write_one_results_file(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    """trainer=ddp_sim: gloo on 2 CPU processes, launched the way users launch DDP (the CLI)."""
+    run_dir = tmp_path / "ddp_run"
+    command = [
+        sys.executable,
+        "-m",
+        "reaction.train",
+        "model=dnn",
+        "trainer=ddp_sim",
+        "trainer.max_epochs=1",
+        "logger=none",
+        "~callbacks.progress_bar",
+        f"paths.data_dir={data_dir}",
+        f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}",
+        f"hydra.run.dir={run_dir}",
+    ]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    results = json.loads((run_dir / "results.json").read_text())
+    assert results["config"]["trainer"]["devices"] == 2
+    assert 0.5 < results["metrics"][keys.TEST_AUC] < 1.0
+    assert len(list(run_dir.rglob("results.json"))) == 1
