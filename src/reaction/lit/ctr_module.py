@@ -63,17 +63,12 @@ class CTRModule(L.LightningModule):
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
-
-    def on_validation_epoch_end(self) -> None:
-        self.log_dict(self.val_metrics.compute(), prog_bar=True)
-        self.val_metrics.reset()
+        # Logging the metric objects lets Lightning compute, sync across ranks and reset them.
+        self.log_dict(self.val_metrics, on_step=False, on_epoch=True, prog_bar=True)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self.test_metrics.update(self.net(batch.features), batch.labels[:, 0])
-
-    def on_test_epoch_end(self) -> None:
-        self.log_dict(self.test_metrics.compute())
-        self.test_metrics.reset()
+        self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig | torch.optim.Optimizer:
         """Adam; with ``plateau_factor`` every learning rate is cut when val AUC stops improving.
