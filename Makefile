@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv: torch first ($(TORCH)), then the project with [dev]
+install: $(STAMP)  ## create .venv: torch first (override with TORCH=...), then the project with [dev]
 
 demo: $(STAMP)  ## train LR, DNN and DCNv2 on the synthetic data and print the comparison table
 	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2 hydra.sweep.dir=outputs/demo

@@ -25,3 +25,16 @@ BAYES_AUC = "bayes_auc"
 def stage_key(stage: str, name: str, label: str | None = None) -> str:
     """``val/auc`` for the first label; ``val/auc/conversion`` for any further label."""
     return f"{stage}/{name}" if label is None else f"{stage}/{name}/{label}"
+
+
+# What ``reaction.metrics.costs.cost_report`` measures for a served model.
+SERVING_COST_KEYS = (
+    PARAMS_TOTAL,
+    PARAMS_EMBEDDING,
+    PARAMS_DENSE,
+    FLOPS_PER_SAMPLE,
+    EMBEDDING_BYTES_PER_SAMPLE,
+    LATENCY_MS_PER_BATCH,
+    LATENCY_BATCH_SIZE,
+    THROUGHPUT,
+)
