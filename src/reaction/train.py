@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,6 @@ from reaction.metrics.costs import cost_report
 from reaction.utils.loggers import finish, log_config, log_final
 from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
 from reaction.utils.wandb_mode import ensure_wandb_mode
-
-log = logging.getLogger(__name__)
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -74,7 +71,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(module, datamodule=datamodule)
         trainer.test(module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"))
         metrics = _final_metrics(trainer)
-        costs = _served_costs(net, feature_map, cfg.cost_batch_size, trainer)
+        # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
+        costs = (
+            _served_costs(net, feature_map, cfg.cost_batch_size, trainer)
+            if trainer.is_global_zero
+            else {}
+        )
         log_final(loggers, {**metrics, **costs})
         results = build_results(
             model=cfg.model.name,
