@@ -17,7 +17,6 @@ import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
-from rich.console import Console
 from rich.table import Table
 from torch.utils.data import DataLoader
 
@@ -27,6 +26,7 @@ from reaction.data.preprocess import load_or_build
 from reaction.data.stream import ParquetBatchStream
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
+from reaction.utils.console import wide_console
 from reaction.utils.results import write_json_atomic
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def _print(report: dict[str, Any]) -> None:
             f"{c[keys.LATENCY_MS_PER_BATCH]:.2f}",
             f"{c[keys.THROUGHPUT]:,.0f}",
         )
-    console = Console()
+    console = wide_console()
     console.print(table)
     prep = report["preprocess"]
     rate = prep["rows_per_s"]

@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
 from reaction.metrics import keys
+from reaction.utils.console import wide_console
 from reaction.utils.results import RESULTS_FILE
 
 COLUMNS: tuple[tuple[str, str, str], ...] = (
@@ -57,9 +57,7 @@ def main() -> None:
     results = load_results(args.root)
     if not results:
         raise SystemExit(f"no {RESULTS_FILE} found under {args.root}")
-    console = Console()
-    console.width = max(console.width, 150)  # full table even when piped (CI logs, make demo)
-    console.print(results_table(results))
+    wide_console().print(results_table(results))
 
 
 if __name__ == "__main__":
