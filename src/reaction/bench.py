@@ -6,7 +6,6 @@ reported (with the thread count), never asserted.
 
 from __future__ import annotations
 
-import logging
 import resource
 import tempfile
 import time
@@ -28,8 +27,6 @@ from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
 from reaction.utils.console import wide_console
 from reaction.utils.results import write_json_atomic
-
-log = logging.getLogger(__name__)
 
 
 def _peak_rss_mb() -> float:

@@ -20,6 +20,3 @@ class Batch:
 
     def __len__(self) -> int:
         return self.features.shape[0]
-
-    def to(self, device: torch.device | str) -> Batch:
-        return Batch(self.features.to(device), self.labels.to(device))

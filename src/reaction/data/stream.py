@@ -7,7 +7,6 @@ groups that overlap it. Whole row groups go pyarrow -> numpy -> torch; there is 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +18,6 @@ import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
 from reaction.data.batch import Batch
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

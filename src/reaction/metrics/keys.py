@@ -22,11 +22,6 @@ ROWS_TEST = "rows/test"
 BAYES_AUC = "bayes_auc"
 
 
-def stage_key(stage: str, name: str, label: str | None = None) -> str:
-    """``val/auc`` for the first label; ``val/auc/conversion`` for any further label."""
-    return f"{stage}/{name}" if label is None else f"{stage}/{name}/{label}"
-
-
 # What ``reaction.metrics.costs.cost_report`` measures for a served model.
 SERVING_COST_KEYS = (
     PARAMS_TOTAL,
