@@ -6,21 +6,16 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
-from reaction.models.layers.embedding import FieldEmbedding
+from reaction.models.layers.linear import FirstOrder
 
 
 class LR(nn.Module):
-    """``logit = b + sum_f w_f[x_f]``: one learned weight per (field, id), no interactions.
-
-    The per-id weights are a 1-d ``FieldEmbedding``, so they count as embedding parameters and
-    share the sparse optimizer group, exactly like the first-order term of FM/Wide&Deep.
-    """
+    """``logit = b + sum_f w_f[x_f]``: the first-order term alone, no interactions."""
 
     def __init__(self, feature_map: FeatureMap, init_std: float = 1e-4) -> None:
         super().__init__()
-        self.embedding = FieldEmbedding(feature_map.vocab_sizes, 1, init_std=init_std)
-        self.bias = nn.Parameter(torch.zeros(1))
+        self.linear = FirstOrder(feature_map.vocab_sizes, init_std=init_std)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, F)`` int64 ids -> ``(B,)`` logits."""
-        return self.embedding(features).sum(dim=(1, 2)) + self.bias
+        return self.linear(features)
