@@ -106,6 +106,9 @@ def test_numeric_missing_and_buckets(hand_raw: RawSplits, tmp_path: Path) -> Non
     # 3.0 -> bucket 1 (x2), 100.0 -> bucket 21 (x2); NaN, +-inf, null -> missing
     vocab = dict(read(data.vocab_path("I1")).select("value", "id").iter_rows())
     assert set(vocab) == {1, 21}
+    bucket_values = data.feature_map.extra["numeric"]["bucket_values"]
+    assert set(bucket_values) == {"I1"}  # numeric fields only
+    assert {v: i for i, v in enumerate(bucket_values["I1"], start=2)} == vocab  # id order
     assert (
         read(data.split_path("train"))["I1"].to_list()
         == [vocab[1]] * 2 + [MISSING_ID] * 4 + [vocab[21]] * 2

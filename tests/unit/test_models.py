@@ -75,21 +75,41 @@ def test_dcnv2_rejects_bad_config() -> None:
 
 
 # Large vocabularies so 64 random rows have (nearly) unique ids: overfitting is then possible.
-WIDE = make_feature_map((300, 500, 700, 1000))
-MODELS: dict[str, Callable[[], nn.Module]] = {
-    "lr": lambda: LR(WIDE),
-    "dnn": lambda: DNN(WIDE, embedding_dim=4, hidden_units=(16, 8)),
+# Two numeric fields with bucket values, as preprocessing writes them, for models that read
+# magnitudes (AutoDis).
+WIDE = FeatureMap(
+    fields=(
+        FieldSpec("n0", "numeric", 40),
+        FieldSpec("n1", "numeric", 60),
+        *(FieldSpec(f"c{i}", "categorical", v) for i, v in enumerate((300, 500, 700, 1000))),
+    ),
+    dataset="test",
+    extra={"numeric": {"bucket_values": {"n0": list(range(38)), "n1": list(range(-5, 53))}}},
+)
+CONFIGS = sorted(CONF_MODEL.glob("*.yaml"))
+
+
+def _from_config(path: Path) -> nn.Module:
+    """The shipped config with a small embedding so the property tests stay fast."""
+    net = OmegaConf.load(path).net
+    if "embedding_dim" in net:
+        net.embedding_dim = 4
+    return instantiate(net, _partial_=True)(feature_map=WIDE)
+
+
+VARIANTS: dict[str, Callable[[], nn.Module]] = {
     "dnn_bn_dropout": lambda: DNN(
         WIDE, embedding_dim=4, hidden_units=(16, 8), dropout=0.1, batch_norm=True
-    ),
-    "dcnv2": lambda: DCNv2(WIDE, embedding_dim=4, num_cross_layers=2, hidden_units=(16, 8)),
-    "dcnv2_stacked": lambda: DCNv2(
-        WIDE, embedding_dim=4, structure="stacked", num_cross_layers=2, hidden_units=(16, 8)
     ),
     "dcnv2_low_rank": lambda: DCNv2(
         WIDE, embedding_dim=4, num_cross_layers=2, low_rank=4, hidden_units=(16, 8)
     ),
     "crossnet_only": lambda: DCNv2(WIDE, embedding_dim=4, structure="stacked", hidden_units=()),
+}
+# Every shipped model config plus variants the configs do not cover.
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    **{path.stem: (lambda path=path: _from_config(path)) for path in CONFIGS},
+    **VARIANTS,
 }
 
 
@@ -147,7 +167,7 @@ def test_output_is_deterministic_for_a_fixed_seed(name: str) -> None:
     torch.testing.assert_close(outputs[0], outputs[1], rtol=0, atol=0)
 
 
-@pytest.mark.parametrize("config", sorted(CONF_MODEL.glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_model_configs_instantiate(config: Path) -> None:
     cfg = OmegaConf.load(config)
     assert cfg.name == config.stem
@@ -158,7 +178,7 @@ def test_model_configs_instantiate(config: Path) -> None:
     assert logits.shape == (4,)
 
 
-@pytest.mark.parametrize("name", ["lr", "dnn_bn_dropout", "dcnv2"])
+@pytest.mark.parametrize("name", MODELS)
 def test_models_export_with_torch_export(name: str) -> None:
     # The id check in FieldEmbedding is eager-only, so graphs capture without data-dependent ops.
     torch.manual_seed(0)

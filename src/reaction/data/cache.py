@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-CODE_VERSION = "preprocess-v1"  # bump whenever the output of a build would change
+CODE_VERSION = "preprocess-v2"  # bump whenever the output of a build would change
 MANIFEST = "manifest.json"
 _TMP_MARK = ".tmp-"
 _FOREIGN_TMP_MAX_AGE_S = 24 * 3600

@@ -7,7 +7,7 @@ test rows are encoded exactly as unseen serving traffic would be. All work is po
 Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
 
     train.parquet val.parquet test.parquet   one Int32 column per field, one Float32 per label
-    feature_map.json                         FeatureMap; extra: rows, fingerprint, numeric bucketing
+    feature_map.json                         FeatureMap; extra: rows, fingerprint, numeric bucketing + bucket values
     vocab/<field>.parquet                    value -> id (+ training count), for serving
     manifest.json                            written last: fingerprint, size/rows/sha256 per file
 
@@ -297,6 +297,12 @@ def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None
     numeric = {
         "policy": config.numeric_policy,
         "quantile_edges": {f: list(e) for f, e in edges.items()},
+        # bucket value of ids 2.. per numeric field: models that read magnitudes (AutoDis) need it
+        "bucket_values": {
+            f: v["value"].to_list()
+            for f, v in zip(raw.fields, vocabs, strict=True)
+            if f in raw.numeric
+        },
     }
     extra = {"rows": rows, "fingerprint": fp, "code_version": CODE_VERSION, "numeric": numeric}
     FeatureMap(fields=specs, labels=raw.labels, dataset=raw.dataset, extra=extra).save(
