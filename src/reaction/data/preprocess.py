@@ -7,7 +7,7 @@ test rows are encoded exactly as unseen serving traffic would be. All work is po
 Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
 
     train.parquet val.parquet test.parquet   one Int32 column per field, one Float32 per label
-    feature_map.json                         FeatureMap; extra: rows, fingerprint, numeric bucketing + bucket values
+    feature_map.json                         FeatureMap; extra: rows, fingerprint, numeric buckets
     vocab/<field>.parquet                    value -> id (+ training count), for serving
     manifest.json                            written last: fingerprint, size/rows/sha256 per file
 
