@@ -5,7 +5,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo test test-fast lint format bench clean
+.PHONY: help install demo zoo test test-fast lint format bench clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -22,6 +22,10 @@ install: $(STAMP)  ## create .venv: torch first (override with TORCH=...), then 
 demo: $(STAMP)  ## train LR, DNN and DCNv2 on the synthetic data and print the comparison table
 	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2 hydra.sweep.dir=outputs/demo
 	$(BIN)/python -m reaction.summary outputs/demo
+
+zoo: $(STAMP)  ## every model x 3 seeds on the synthetic data -> outputs/zoo/summary.md (hours on CPU)
+	$(BIN)/reaction-train --multirun experiment=zoo hydra.sweep.dir=outputs/zoo
+	$(BIN)/python -m reaction.summary outputs/zoo --write
 
 test: $(STAMP)  ## the full suite, as CI runs it
 	$(BIN)/pytest

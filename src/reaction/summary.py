@@ -1,32 +1,38 @@
-"""Print one comparison table from the ``results.json`` files under a run or multirun folder.
+"""One comparison table from the ``results.json`` files under a run or multirun folder.
 
-``python -m reaction.summary outputs/demo`` — what ``make demo`` shows after training.
+``python -m reaction.summary outputs/zoo --write`` — runs are grouped by (model, dataset); every
+column is the mean over the group's seeds, metrics also with their standard deviation, so a
+multirun over models x seeds reads as one table. ``--write`` saves it beside the runs as
+``summary.md`` and ``summary.csv`` (the numbers the experiment READMEs quote).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 from rich.table import Table
 
 from reaction.metrics import keys
 from reaction.utils.console import wide_console
 from reaction.utils.results import RESULTS_FILE
 
-COLUMNS: tuple[tuple[str, str, str], ...] = (
-    # header, section/key in results.json, format
-    ("test AUC", f"metrics/{keys.TEST_AUC}", "{:.4f}"),
-    ("logloss", f"metrics/{keys.TEST_LOGLOSS}", "{:.4f}"),
-    ("Bayes AUC", f"data/{keys.BAYES_AUC}", "{:.4f}"),
-    ("params", f"costs/{keys.PARAMS_TOTAL}", "{:,.0f}"),
-    ("dense", f"costs/{keys.PARAMS_DENSE}", "{:,.0f}"),
-    ("FLOPs/sample", f"costs/{keys.FLOPS_PER_SAMPLE}", "{:,.0f}"),
-    ("ms/4096", f"costs/{keys.LATENCY_MS_PER_BATCH}", "{:.2f}"),
-    ("train samples/s", f"costs/{keys.TRAIN_SAMPLES_PER_S}", "{:,.0f}"),
+# header, section/key in results.json, format, whether the seed spread is shown
+COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
+    ("test AUC", f"metrics/{keys.TEST_AUC}", "{:.4f}", True),
+    ("logloss", f"metrics/{keys.TEST_LOGLOSS}", "{:.4f}", True),
+    ("Bayes AUC", f"data/{keys.BAYES_AUC}", "{:.4f}", False),
+    ("params", f"costs/{keys.PARAMS_TOTAL}", "{:,.0f}", False),
+    ("dense", f"costs/{keys.PARAMS_DENSE}", "{:,.0f}", False),
+    ("FLOPs/sample", f"costs/{keys.FLOPS_PER_SAMPLE}", "{:,.0f}", False),
+    ("ms/4096", f"costs/{keys.LATENCY_MS_PER_BATCH}", "{:.2f}", False),
+    ("train samples/s", f"costs/{keys.TRAIN_SAMPLES_PER_S}", "{:,.0f}", False),
 )
+GROUP = ("model", "dataset")
 
 
 def load_results(root: Path) -> list[dict[str, Any]]:
@@ -34,30 +40,88 @@ def load_results(root: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob(RESULTS_FILE))]
 
 
-def _cell(result: dict[str, Any], path: str, fmt: str) -> str:
+def _value(result: dict[str, Any], path: str) -> float | None:
     section, key = path.split("/", 1)
     value = result.get(section, {}).get(key)
-    return "-" if value is None else fmt.format(value)
+    return None if value is None else float(value)
 
 
-def results_table(results: list[dict[str, Any]]) -> Table:
-    table = Table(title="REACTION results")
-    for header in ("model", "dataset", "seed", *(c[0] for c in COLUMNS)):
-        table.add_column(header, justify="left" if header in ("model", "dataset") else "right")
-    for result in results:
-        cells = [_cell(result, path, fmt) for _, path, fmt in COLUMNS]
-        table.add_row(result["model"], result["dataset"], str(result["seed"]), *cells)
-    return table
+def aggregate(results: list[dict[str, Any]]) -> pl.DataFrame:
+    """One row per (model, dataset): ``seeds``, and ``<header>`` / ``<header> std`` per column.
+
+    Sorted by mean test AUC, best first. The std is the sample std over seeds (null for one seed).
+    """
+    runs = pl.DataFrame(
+        [
+            {
+                **{g: r[g] for g in GROUP},
+                "seed": r["seed"],
+                **{h: _value(r, path) for h, path, _, _ in COLUMNS},
+            }
+            for r in results
+        ],
+        schema={**dict.fromkeys(GROUP, pl.String), "seed": pl.Int64}
+        | {h: pl.Float64 for h, *_ in COLUMNS},
+    )
+    stats = [pl.len().alias("seeds")]
+    for header, _, _, spread in COLUMNS:
+        stats.append(pl.col(header).mean())
+        if spread:
+            stats.append(pl.col(header).std().alias(f"{header} std"))
+    first_seen = runs.with_row_index("order").group_by(GROUP).agg(pl.col("order").min())
+    table = runs.group_by(GROUP).agg(stats).join(first_seen, on=list(GROUP))
+    return table.sort(["test AUC", "order"], descending=[True, False], nulls_last=True).drop(
+        "order"
+    )
+
+
+def _cells(row: dict[str, Any]) -> list[str]:
+    cells = [row["model"], row["dataset"], str(row["seeds"])]
+    for header, _, fmt, spread in COLUMNS:
+        mean, std = row[header], row.get(f"{header} std")
+        if mean is None or math.isnan(mean):
+            cells.append("-")
+        elif spread and std is not None:
+            cells.append(f"{fmt.format(mean)} ± {fmt.format(std)}")
+        else:
+            cells.append(fmt.format(mean))
+    return cells
+
+
+def _headers() -> list[str]:
+    return ["model", "dataset", "seeds", *(c[0] for c in COLUMNS)]
+
+
+def results_table(table: pl.DataFrame, title: str = "REACTION results") -> Table:
+    """The aggregated table for the terminal."""
+    rich_table = Table(title=title)
+    for header in _headers():
+        rich_table.add_column(header, justify="left" if header in GROUP else "right")
+    for row in table.iter_rows(named=True):
+        rich_table.add_row(*_cells(row))
+    return rich_table
+
+
+def to_markdown(table: pl.DataFrame) -> str:
+    """A GitHub table, as pasted into experiment READMEs and closing notes."""
+    lines = ["| " + " | ".join(_headers()) + " |", "|" + "---|" * len(_headers())]
+    lines += ["| " + " | ".join(_cells(row)) + " |" for row in table.iter_rows(named=True)]
+    return "\n".join(lines) + "\n"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="a run or multirun folder")
+    parser.add_argument("--write", action="store_true", help="save summary.md and summary.csv")
     args = parser.parse_args()
     results = load_results(args.root)
     if not results:
         raise SystemExit(f"no {RESULTS_FILE} found under {args.root}")
-    wide_console().print(results_table(results))
+    table = aggregate(results)
+    wide_console().print(results_table(table))
+    if args.write:
+        (args.root / "summary.md").write_text(to_markdown(table))
+        table.write_csv(args.root / "summary.csv")
 
 
 if __name__ == "__main__":

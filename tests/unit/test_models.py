@@ -11,18 +11,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 from torch import nn
 
-from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters, random_features
 from reaction.models import DNN, LR, DCNv2
-
-CONF_MODEL = Path(__file__).resolve().parents[2] / "conf" / "model"
-
-
-def make_feature_map(vocab_sizes: tuple[int, ...]) -> FeatureMap:
-    fields = tuple(FieldSpec(f"f{i}", "categorical", v) for i, v in enumerate(vocab_sizes))
-    return FeatureMap(fields=fields, dataset="test")
-
+from tests.model_configs import CONFIGS, WIDE, make_feature_map, model_from_config
 
 SMALL = make_feature_map((5, 7, 4))  # d = F * D = 3 * 3 = 9 with D = 3
 SMALL_KW = {"embedding_dim": 3, "hidden_units": (8, 4)}
@@ -74,29 +66,6 @@ def test_dcnv2_rejects_bad_config() -> None:
         DCNv2(SMALL, structure="parallel", hidden_units=())
 
 
-# Large vocabularies so 64 random rows have (nearly) unique ids: overfitting is then possible.
-# Two numeric fields with bucket values, as preprocessing writes them, for models that read
-# magnitudes (AutoDis).
-WIDE = FeatureMap(
-    fields=(
-        FieldSpec("n0", "numeric", 40),
-        FieldSpec("n1", "numeric", 60),
-        *(FieldSpec(f"c{i}", "categorical", v) for i, v in enumerate((300, 500, 700, 1000))),
-    ),
-    dataset="test",
-    extra={"numeric": {"bucket_values": {"n0": list(range(38)), "n1": list(range(-5, 53))}}},
-)
-CONFIGS = sorted(CONF_MODEL.glob("*.yaml"))
-
-
-def _from_config(path: Path) -> nn.Module:
-    """The shipped config with a small embedding so the property tests stay fast."""
-    net = OmegaConf.load(path).net
-    if "embedding_dim" in net:
-        net.embedding_dim = 4
-    return instantiate(net, _partial_=True)(feature_map=WIDE)
-
-
 VARIANTS: dict[str, Callable[[], nn.Module]] = {
     "dnn_bn_dropout": lambda: DNN(
         WIDE, embedding_dim=4, hidden_units=(16, 8), dropout=0.1, batch_norm=True
@@ -108,7 +77,7 @@ VARIANTS: dict[str, Callable[[], nn.Module]] = {
 }
 # Every shipped model config plus variants the configs do not cover.
 MODELS: dict[str, Callable[[], nn.Module]] = {
-    **{path.stem: (lambda path=path: _from_config(path)) for path in CONFIGS},
+    **{path.stem: (lambda path=path: model_from_config(path)) for path in CONFIGS},
     **VARIANTS,
 }
 

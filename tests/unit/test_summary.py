@@ -1,29 +1,71 @@
-"""The demo table is built from every results.json below a folder."""
+"""The comparison table: every results.json below a folder, grouped by model over seeds."""
 
 import json
+import statistics
+import sys
 from pathlib import Path
 
+import polars as pl
+import pytest
 from rich.console import Console
 
-from reaction.summary import load_results, results_table
+from reaction import summary
+from reaction.summary import aggregate, load_results, results_table, to_markdown
+
+RUNS = [("lr", 0, 0.7512), ("dcnv2", 0, 0.7931), ("dcnv2", 1, 0.7911), ("dcnv2", 2, 0.7925)]
 
 
-def test_table_lists_each_run_with_its_numbers(tmp_path: Path) -> None:
-    for i, (model, auc) in enumerate([("lr", 0.7512), ("dcnv2", 0.7931)]):
-        run = tmp_path / f"{i}_{model}"
+def _write_runs(root: Path) -> None:
+    for i, (model, seed, auc) in enumerate(RUNS):
+        run = root / f"{i}_{model}_{seed}"
         run.mkdir()
         payload = {
             "model": model,
             "dataset": "synthetic",
-            "seed": 0,
+            "seed": seed,
             "metrics": {"test/auc": auc, "test/logloss": 0.45},
-            "costs": {"params/total": 1234567.0},
+            "costs": {"params/total": 1234567.0 if model == "dcnv2" else 17.0},
             "data": {"bayes_auc": 0.8003},
         }
         (run / "results.json").write_text(json.dumps(payload))
-    results = load_results(tmp_path)
-    assert [r["model"] for r in results] == ["lr", "dcnv2"]
-    console = Console(width=200, record=True)
-    console.print(results_table(results))
+
+
+def test_runs_are_grouped_by_model_with_mean_and_std_over_seeds(tmp_path: Path) -> None:
+    _write_runs(tmp_path)
+    table = aggregate(load_results(tmp_path))
+    assert table["model"].to_list() == ["dcnv2", "lr"]  # best mean test AUC first
+    dcn = table.row(0, named=True)
+    aucs = [auc for model, _, auc in RUNS if model == "dcnv2"]
+    assert dcn["seeds"] == 3
+    assert dcn["test AUC"] == pytest.approx(statistics.mean(aucs), abs=1e-12)
+    assert dcn["test AUC std"] == pytest.approx(statistics.stdev(aucs), abs=1e-12)
+    assert table.row(1, named=True)["test AUC std"] is None  # one seed: no spread
+    assert dcn["ms/4096"] is None  # missing keys stay missing
+
+
+def test_terminal_and_markdown_tables_show_the_numbers(tmp_path: Path) -> None:
+    _write_runs(tmp_path)
+    table = aggregate(load_results(tmp_path))
+    console = Console(width=250, record=True)
+    console.print(results_table(table))
     text = console.export_text()
-    assert "0.7512" in text and "0.7931" in text and "1,234,567" in text and "0.8003" in text
+    assert "0.7922 ± 0.0010" in text and "1,234,567" in text and "0.8003" in text
+    markdown = to_markdown(table).splitlines()
+    assert markdown[0].startswith("| model | dataset | seeds | test AUC |")
+    assert markdown[2].startswith("| dcnv2 | synthetic | 3 | 0.7922 ± 0.0010 |")
+    assert "| lr | synthetic | 1 | 0.7512 |" in markdown[3]
+
+
+def test_cli_writes_markdown_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_runs(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["summary", str(tmp_path), "--write"])
+    summary.main()
+    assert (tmp_path / "summary.md").read_text().count("\n") == 4
+    csv = pl.read_csv(tmp_path / "summary.csv")
+    assert csv["model"].to_list() == ["dcnv2", "lr"] and csv["seeds"].to_list() == [3, 1]
+
+
+def test_cli_fails_clearly_without_results(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(sys, "argv", ["summary", str(tmp_path)])
+    with pytest.raises(SystemExit, match="no results.json found under"):
+        summary.main()
