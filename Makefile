@@ -5,7 +5,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo zoo test test-fast lint format bench clean
+.PHONY: help install demo zoo test test-fast lint format bench bench-analyze clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ format: $(STAMP)  ## apply ruff fixes and formatting
 
 bench: $(STAMP)  ## cost benchmarks (latency, throughput, streaming rows/s)
 	$(BIN)/reaction-bench
+
+bench-analyze: $(STAMP)  ## feature report at 1M and 10M rows: rows/s and peak RSS (minutes, ~3 GB disk)
+	$(BIN)/python benchmarks/analyze_scale.py --workdir outputs/bench_analyze
 
 clean:  ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs multirun data/cache .pytest_cache .ruff_cache
