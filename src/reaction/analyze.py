@@ -1,13 +1,17 @@
-"""``reaction-analyze``: information-theoretic analyses of a dataset, written into the run dir.
+"""``reaction-analyze``: information-theoretic analyses, written into the run dir.
 
 Modes (``mode=...`` in ``conf/analyze.yaml``):
 
-* ``feature`` -- the feature redundancy report of the training split (``reaction.info.redundancy``):
-  ``feature_report.json``, ``feature_report.md`` and its figures (``reaction.info.plots``).
+* ``feature`` -- the feature redundancy report of a dataset's training split
+  (``reaction.info.redundancy``): ``feature_report.json``, ``feature_report.md`` and its figures
+  (``reaction.info.plots``);
+* ``structural`` -- the structural redundancy report of a trained run (``structural.run_dir``):
+  val AUC vs. pruned dense parameters, neuron ablation and per-neuron MI
+  (``reaction.info.structural``): ``structural.json`` and two figures.
 
-A mode is a function ``(cfg, datamodule, out_dir) -> Analysis``; adding one is that function, its
-config block and one line in ``MODES``. Every mode's tables and figures go to the configured
-loggers (W&B: ``wandb.Table`` / ``wandb.Image``; CSV and others: the summary numbers), and
+A mode is a function ``(cfg, out_dir) -> Analysis``; adding one is that function, its config
+block and one line in ``MODES``. Every mode's tables and figures go to the configured loggers
+(W&B: ``wandb.Table`` / ``wandb.Image``; CSV and others: the summary numbers), and
 ``analysis.json`` indexes what the run wrote.
 """
 
@@ -28,6 +32,13 @@ from reaction.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
 from reaction.info.plots import write_plots
 from reaction.info.redundancy import REDUNDANT, feature_report, to_markdown
+from reaction.info.structural import (
+    NEURON_PLOT,
+    PRUNING_PLOT,
+    REPORT_FILE,
+    structural_report_for_run,
+)
+from reaction.runs import load_run_config
 from reaction.utils.loggers import finish, log_config, log_final
 from reaction.utils.results import write_json_atomic
 from reaction.utils.wandb_mode import ensure_wandb_mode
@@ -46,9 +57,11 @@ class Analysis:
     """What a mode produced: files written, tables and figures to log, numbers to summarise."""
 
     files: dict[str, Path]
+    dataset: str
     tables: dict[str, tuple[list[str], list[list[Any]]]] = field(default_factory=dict)
     images: dict[str, Path] = field(default_factory=dict)
     summary: dict[str, float] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)  # what was analysed (rows, fingerprints)
 
 
 def _feature_rows(report: dict[str, Any], label: str) -> list[list[Any]]:
@@ -82,9 +95,11 @@ def _feature_summary(report: dict[str, Any]) -> dict[str, float]:
     return summary
 
 
-def feature_analysis(cfg: DictConfig, datamodule: CTRDataModule, out_dir: Path) -> Analysis:
+def feature_analysis(cfg: DictConfig, out_dir: Path) -> Analysis:
     """The feature redundancy report of the training split (measures are fit on train only)."""
     config = instantiate(cfg.feature)
+    datamodule: CTRDataModule = instantiate(cfg.data.datamodule)
+    datamodule.prepare_and_setup()
     report = feature_report(datamodule.data.split_path("train"), datamodule.feature_map, config)
     write_json_atomic(out_dir / FEATURE_JSON, report)
     (out_dir / FEATURE_MD).write_text(to_markdown(report))
@@ -94,11 +109,43 @@ def feature_analysis(cfg: DictConfig, datamodule: CTRDataModule, out_dir: Path) 
         for label in report["labels"]
     }
     files = {"json": out_dir / FEATURE_JSON, "markdown": out_dir / FEATURE_MD, **images}
-    return Analysis(files, tables, images, _feature_summary(report))
+    summary = _feature_summary(report)
+    return Analysis(files, cfg.data.name, tables, images, summary, datamodule.data_info())
 
 
-MODES: dict[str, Callable[[DictConfig, CTRDataModule, Path], Analysis]] = {
+def structural_analysis(cfg: DictConfig, out_dir: Path) -> Analysis:
+    """The structural redundancy report of the trained run ``cfg.structural.run_dir``."""
+    options = cfg.structural
+    if options.run_dir is None:
+        raise ValueError("mode=structural needs structural.run_dir=<a reaction-train run dir>")
+    config = instantiate(options.config)
+    report = structural_report_for_run(
+        options.run_dir, out_dir, config, options.checkpoint, options.data_dir
+    )
+    summary = report["summary"]
+    numbers = {
+        f"{KEY_PREFIX}/auc_unpruned": summary["auc_unpruned"],
+        f"{KEY_PREFIX}/largest_fraction_lift": summary["largest_fraction_lift"],
+        f"{KEY_PREFIX}/fraction_negligible_neurons": report["neuron_summary"][
+            "fraction_negligible"
+        ],
+    }
+    pruning = report["pruning"]
+    rows = [list(row) for row in zip(pruning["fractions"], pruning["auc"], strict=True)]
+    images = {"pruning": out_dir / PRUNING_PLOT, "neurons": out_dir / NEURON_PLOT}
+    return Analysis(
+        files={"json": out_dir / REPORT_FILE, **images},
+        dataset=load_run_config(options.run_dir, options.data_dir).data.name,
+        tables={f"{KEY_PREFIX}/pruning": (["fraction", "val_auc"], rows)},
+        images=images,
+        summary=numbers,
+        data=report["run"],
+    )
+
+
+MODES: dict[str, Callable[[DictConfig, Path], Analysis]] = {
     "feature": feature_analysis,
+    "structural": structural_analysis,
 }
 
 
@@ -129,22 +176,21 @@ def analyze(cfg: DictConfig) -> dict[str, Any]:
     if cfg.mode not in MODES:
         raise ValueError(f"unknown analysis mode {cfg.mode!r}; expected one of {list(MODES)}")
     ensure_wandb_mode()
-    datamodule: CTRDataModule = instantiate(cfg.data.datamodule)
-    datamodule.prepare_and_setup()
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     resolved = OmegaConf.to_container(cfg, resolve=True)
     loggers = _loggers(cfg.get("logger"))
     try:
-        log_config(loggers, resolved, {"feature_map": datamodule.feature_map.fingerprint()})
-        analysis = MODES[cfg.mode](cfg, datamodule, out_dir)
+        analysis = MODES[cfg.mode](cfg, out_dir)
+        feature_map = analysis.data.get("feature_map")
+        log_config(loggers, resolved, {"feature_map": feature_map} if feature_map else {})
         _log_analysis(loggers, analysis)
         payload = {
             "mode": cfg.mode,
-            "dataset": cfg.data.name,
+            "dataset": analysis.dataset,
             "files": {name: str(path) for name, path in analysis.files.items()},
             "summary": analysis.summary,
-            "data": datamodule.data_info(),
+            "data": analysis.data,
             "config": resolved,
         }
         write_json_atomic(out_dir / ANALYSIS_FILE, payload)

@@ -170,5 +170,5 @@ def test_unknown_label_or_mode_is_rejected(data_dir: Path, tmp_path: Path) -> No
     base = [f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}", "logger=none"]
     with pytest.raises(ValueError, match="clicks"):
         analyze(compose_analyze([*base, "feature.labels=[clicks]"], tmp_path, data_dir))
-    with pytest.raises(ValueError, match="structural"):
-        analyze(compose_analyze([*base, "mode=structural"], tmp_path, data_dir))
+    with pytest.raises(ValueError, match="spectral"):
+        analyze(compose_analyze([*base, "mode=spectral"], tmp_path, data_dir))
