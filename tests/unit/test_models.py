@@ -12,7 +12,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 from reaction.metrics import keys
-from reaction.metrics.costs import count_parameters, random_features
+from reaction.metrics.costs import count_parameters, flops_per_sample, random_features
 from reaction.models import DNN, LR, DCNv2
 from tests.model_configs import CONFIGS, WIDE, make_feature_map, model_from_config
 
@@ -155,3 +155,11 @@ def test_models_export_with_torch_export(name: str) -> None:
     features, _ = _batch(8)
     exported = torch.export.export(model, (features,))
     torch.testing.assert_close(exported.module()(features), model(features))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_flops_are_countable_for_every_model(name: str) -> None:
+    # FlopCounterMode hooks every module's inputs; the cost report of a run relies on it. Only
+    # matmul-like ops count, so LR, FM and FwFM (gathers and element-wise products) report 0.
+    flops = flops_per_sample(MODELS[name](), random_features(WIDE, 8))
+    assert flops > 0 or name in ("lr", "fm", "fwfm")

@@ -53,15 +53,19 @@ class FeatureSelectionGate(nn.Module):
         self.mlp = MLP(self.context_dim, hidden_units, activation="relu", output_dim=input_dim)
         self.learned_context: nn.Parameter | None = None
         if learned_context:
-            self.learned_context = nn.Parameter(torch.randn(self.context_dim) * init_std)
+            # (1, C), a leaf the MLP reads as is: a view of it made under no_grad would require
+            # grad without a grad_fn, which breaks FlopCounterMode's module hooks.
+            self.learned_context = nn.Parameter(torch.randn(1, self.context_dim) * init_std)
 
     def weights(self, batch_size: int, context: torch.Tensor | None = None) -> torch.Tensor:
         """``(B, d)`` gate weights in ``(0, 2)``; ``context`` ``(B, context_dim)`` or None."""
         if self.learned_context is not None:
             if context is not None:
                 raise ValueError("this gate uses its learned context; do not pass a context")
-            context = self.learned_context.expand(batch_size, self.context_dim)
-        elif context is None:
+            # One context for every row: run the MLP once and broadcast its gate over the batch.
+            gate = self.mlp(self.learned_context)
+            return 2.0 * torch.sigmoid(gate).expand(batch_size, self.input_dim)
+        if context is None:
             raise ValueError("this gate has no learned context; pass (B, context_dim) embeddings")
         return 2.0 * torch.sigmoid(self.mlp(context))
 
