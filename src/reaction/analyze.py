@@ -38,6 +38,7 @@ from reaction.info.structural import (
     REPORT_FILE,
     structural_report_for_run,
 )
+from reaction.metrics import keys
 from reaction.runs import load_run_config
 from reaction.utils.loggers import finish, log_config, log_final
 from reaction.utils.results import write_json_atomic
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 ANALYSIS_FILE = "analysis.json"
 FEATURE_JSON = "feature_report.json"
 FEATURE_MD = "feature_report.md"
-KEY_PREFIX = "analyze"
+KEY_PREFIX = keys.ANALYZE_PREFIX
 FEATURE_COLUMNS = ["field", "kind", "cardinality", "entropy", "mi", "relevance", "null", "verdict"]
 
 

@@ -21,6 +21,9 @@ ROWS_VAL = "rows/val"
 ROWS_TEST = "rows/test"
 BAYES_AUC = "bayes_auc"
 
+# ``reaction-analyze``: every key it logs is ``analyze/<name>`` (verdict counts, tables, figures).
+ANALYZE_PREFIX = "analyze"
+
 
 # What ``reaction.metrics.costs.cost_report`` measures for a served model.
 SERVING_COST_KEYS = (
