@@ -72,9 +72,13 @@ class InnerProduct(nn.Module):
         return self.pairs.num_pairs
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
-        """``(B, F, D) -> (B, P)``."""
-        left, right = self.pairs(embeddings)
-        return (left * right).sum(dim=-1)
+        """``(B, F, D) -> (B, P)``.
+
+        The ``(B, F, F)`` Gram matrix is one batched matmul; reading its upper triangle avoids
+        gathering both sides of every pair into two ``(B, P, D)`` tensors (~10x slower on CPU).
+        """
+        gram = torch.bmm(embeddings, embeddings.transpose(1, 2))
+        return gram[:, self.pairs.left, self.pairs.right]
 
 
 class FieldWeightedInteraction(nn.Module):
