@@ -19,6 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from reaction.afe import AFEPlan, build_net
 from reaction.data.datamodule import CTRDataModule
 from reaction.utils.results import RESULTS_FILE
 
@@ -59,8 +60,10 @@ def load_run(
     ckpt_path = resolve_checkpoint(run_dir, checkpoint)
     datamodule: CTRDataModule = instantiate(config.data.datamodule)
     feature_map = datamodule.prepare_and_setup()
-    # _partial_: the FeatureMap dataclass must reach the model as is (as in train.py).
-    net = instantiate(config.model.net, _partial_=True)(feature_map=feature_map)
+    # _partial_: the FeatureMap dataclass must reach the model as is (as in train.py); the AFE
+    # plan comes from the checkpoint itself, never refitted.
+    factory = instantiate(config.model.net, _partial_=True)
+    net = build_net(factory, feature_map, checkpoint_plan(ckpt_path))
     load_net_weights(net, ckpt_path)
     log.info("loaded %s from %s", config.model.name, ckpt_path)
     return TrainedRun(run_dir, config, datamodule, net.eval(), ckpt_path)
@@ -156,6 +159,13 @@ def _best_checkpoint(ckpt_dir: Path) -> Path:
         names = [p.name for p in others]
         raise FileNotFoundError(f"{ckpt_dir}: cannot tell the best checkpoint among {names}")
     return others[0]
+
+
+def checkpoint_plan(checkpoint: str | Path) -> AFEPlan | None:
+    """The AFE plan a checkpoint's net was trained with (None: the model saw every field)."""
+    state = torch.load(checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    extra = state.get(f"{NET_PREFIX}_extra_state")
+    return AFEPlan.from_dict(extra["afe_plan"]) if extra else None
 
 
 def load_net_weights(net: nn.Module, checkpoint: str | Path) -> None:

@@ -1,6 +1,7 @@
 """One comparison table from the ``results.json`` files under a run or multirun folder.
 
-``python -m reaction.summary outputs/zoo --write`` — runs are grouped by (model, dataset); every
+``python -m reaction.summary outputs/zoo --write`` — runs are grouped by (model, dataset), a
+model behind AFE named ``<model>+afe:<variant>`` (plus ``/<k>`` with a field budget); every
 column is the mean over the group's seeds, metrics also with their standard deviation, so a
 multirun over models x seeds reads as one table. ``--write`` saves it beside the runs as
 ``summary.md`` and ``summary.csv`` (the numbers the experiment READMEs quote).
@@ -27,6 +28,7 @@ COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
     ("logloss", f"metrics/{keys.TEST_LOGLOSS}", "{:.4f}", True),
     ("Bayes AUC", f"data/{keys.BAYES_AUC}", "{:.4f}", False),
     ("params", f"costs/{keys.PARAMS_TOTAL}", "{:,.0f}", False),
+    ("embedding", f"costs/{keys.PARAMS_EMBEDDING}", "{:,.0f}", False),
     ("dense", f"costs/{keys.PARAMS_DENSE}", "{:,.0f}", False),
     ("FLOPs/sample", f"costs/{keys.FLOPS_PER_SAMPLE}", "{:,.0f}", False),
     ("ms/4096", f"costs/{keys.LATENCY_MS_PER_BATCH}", "{:.2f}", False),
@@ -38,6 +40,17 @@ GROUP = ("model", "dataset")
 def load_results(root: Path) -> list[dict[str, Any]]:
     """Every ``results.json`` below ``root``, in path order."""
     return [json.loads(p.read_text()) for p in sorted(root.rglob(RESULTS_FILE))]
+
+
+def run_label(result: dict[str, Any]) -> str:
+    """The model column: the model's name, with the AFE variant (and field budget) it ran behind."""
+    afe = result.get("afe")
+    if not afe:
+        return result["model"]
+    cfg = result.get("config", {}).get("afe", {})
+    order = "-random" if cfg.get("ranking") == "random" else ""
+    budget = f"/{cfg['num_fields']}" if cfg.get("num_fields") else ""
+    return f"{result['model']}+afe:{afe['variant']}{order}{budget}"
 
 
 def _value(result: dict[str, Any], path: str) -> float | None:
@@ -54,7 +67,8 @@ def aggregate(results: list[dict[str, Any]]) -> pl.DataFrame:
     runs = pl.DataFrame(
         [
             {
-                **{g: r[g] for g in GROUP},
+                "model": run_label(r),
+                "dataset": r["dataset"],
                 "seed": r["seed"],
                 **{h: _value(r, path) for h, path, _, _ in COLUMNS},
             }

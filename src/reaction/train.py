@@ -13,6 +13,8 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from reaction.afe import PLAN_FILE, AFEPlan, build_net
+from reaction.afe.fit import afe_config, afe_costs, fit_for_data
 from reaction.callbacks.throughput import TrainThroughput
 from reaction.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
@@ -51,24 +53,44 @@ def _served_costs(
     return costs
 
 
+def _afe_summary(plan: AFEPlan | None) -> dict[str, Any] | None:
+    """The ``afe`` block of ``results.json``: which plan the run served."""
+    if plan is None:
+        return None
+    return {
+        "variant": plan.variant,
+        "fingerprint": plan.fingerprint(),
+        "fields": list(plan.field_names),
+        "dropped": {d["field"]: d["reason"] for d in plan.dropped},
+    }
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one experiment and return the ``results.json`` payload (written by rank zero)."""
     ensure_wandb_mode()
+    afe = afe_config(cfg.get("afe"))  # validated before any data is read
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()
     feature_map = datamodule.feature_map
+    plan = fit_for_data(afe, datamodule.data, cfg.model.net.get("embedding_dim"))
     # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
-    net = instantiate(cfg.model.net, _partial_=True)(feature_map=feature_map)
+    factory = instantiate(cfg.model.net, _partial_=True)
+    net = build_net(factory, feature_map, plan)
     module = instantiate(cfg.module, net=net)
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False
     )
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    fingerprints = {"feature_map": feature_map.fingerprint()}
+    if plan is not None:
+        fingerprints["afe_plan"] = plan.fingerprint()
     try:
-        log_config(loggers, resolved, {"feature_map": feature_map.fingerprint()})
+        log_config(loggers, resolved, fingerprints)
         trainer.fit(module, datamodule=datamodule)
+        if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
+            plan.save(Path(cfg.paths.output_dir) / "checkpoints" / PLAN_FILE)
         trainer.test(module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"))
         metrics = _final_metrics(trainer)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
@@ -77,6 +99,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             if trainer.is_global_zero
             else {}
         )
+        if plan is not None and costs:
+            costs.update(afe_costs(plan, factory, datamodule.data, net))
         log_final(loggers, {**metrics, **costs})
         results = build_results(
             model=cfg.model.name,
@@ -84,8 +108,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             seed=cfg.seed,
             metrics=metrics,
             costs=costs,
-            data=datamodule.data_info(),
+            data={**datamodule.data_info(), keys.NUM_FIELDS: feature_map.num_fields},
             config=resolved,
+            afe=_afe_summary(plan),
         )
         if trainer.is_global_zero:
             write_json_atomic(Path(cfg.paths.output_dir) / RESULTS_FILE, results)

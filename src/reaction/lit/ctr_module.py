@@ -15,11 +15,13 @@ from torch import nn
 from reaction.data.batch import Batch
 from reaction.metrics import keys
 from reaction.metrics.ctr import ctr_metrics
+from reaction.models.layers.auxiliary import pop_auxiliary_losses
 from reaction.models.layers.embedding import split_parameters
 
 
 class CTRModule(L.LightningModule):
-    """BCE-with-logits training of ``net`` on the first label of the batch.
+    """BCE-with-logits training of ``net`` on the first label of the batch, plus any auxiliary
+    terms its layers produced (``reaction.models.layers.auxiliary``), each logged.
 
     Embedding tables get their own Adam group: CTR embeddings are sparse, huge and overfit
     differently from dense layers, so they usually want another learning rate / weight decay.
@@ -58,6 +60,9 @@ class CTRModule(L.LightningModule):
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         logits = self.net(batch.features)
         loss = F.binary_cross_entropy_with_logits(logits, batch.labels[:, 0])
+        for name, term in pop_auxiliary_losses(self.net).items():
+            self.log(f"{keys.TRAIN_AUX_PREFIX}/{name}", term, batch_size=len(batch))
+            loss = loss + term
         self.log(keys.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
         return loss
 

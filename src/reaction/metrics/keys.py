@@ -1,6 +1,7 @@
 """Every metric key the project logs, in one place (``stage/name``), so reports and tests agree."""
 
-TRAIN_LOSS = "train/loss"
+TRAIN_LOSS = "train/loss"  # the optimised total: BCE + auxiliary terms
+TRAIN_AUX_PREFIX = "train/aux"  # one auxiliary loss term per layer that adds one
 VAL_AUC = "val/auc"
 VAL_LOGLOSS = "val/logloss"
 TEST_AUC = "test/auc"
@@ -19,7 +20,16 @@ TRAIN_SAMPLES_PER_S = "train/samples_per_s"
 ROWS_TRAIN = "rows/train"
 ROWS_VAL = "rows/val"
 ROWS_TEST = "rows/test"
+NUM_FIELDS = "fields"  # input fields of the feature map
 BAYES_AUC = "bayes_auc"
+
+# AFE: fields and embedding parameters of the same model without / with the plan.
+AFE_FIELDS_BEFORE = "afe/fields_before"
+AFE_FIELDS_AFTER = "afe/fields_after"
+AFE_EMBEDDING_PARAMS_BEFORE = "afe/embedding_params_before"
+AFE_EMBEDDING_PARAMS_AFTER = "afe/embedding_params_after"
+AFE_EMBEDDING_CUT = "afe/embedding_params_ratio"  # before / after
+AFE_FIT_SECONDS = "afe/fit_seconds"
 
 # ``reaction-analyze``: every key it logs is ``analyze/<name>`` (verdict counts, tables, figures).
 ANALYZE_PREFIX = "analyze"

@@ -16,7 +16,8 @@ class DNN(nn.Module):
     """``(B, F) -> embedding (B, F, D) -> flatten (B, F*D) -> tower (B, H) -> head (B,)``.
 
     The closest baseline to a single REACTION tower: interactions are learned only implicitly by
-    the MLP.
+    the MLP. ``embedding`` replaces the per-field table by any module mapping ``(B, F)`` ids to
+    ``(B, K)`` with a ``flat_dim`` (AFE's mixed sizes / subspace projection).
     """
 
     def __init__(
@@ -28,11 +29,14 @@ class DNN(nn.Module):
         batch_norm: bool = False,
         activation: str = "relu",
         init_std: float = 1e-4,
+        embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        self.embedding = FieldEmbedding(feature_map.vocab_sizes, embedding_dim, init_std=init_std)
+        if embedding is None:
+            embedding = FieldEmbedding(feature_map.vocab_sizes, embedding_dim, init_std=init_std)
+        self.embedding = embedding
         self.tower = MLP(
-            feature_map.num_fields * embedding_dim,
+            self.embedding.flat_dim,
             hidden_units,
             dropout=dropout,
             batch_norm=batch_norm,

@@ -36,8 +36,10 @@ def build_results(
     costs: dict[str, float],
     data: dict[str, Any],
     config: dict[str, Any],
+    afe: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The schema of REACTION.md "What every run must report"."""
+    """The schema of REACTION.md "What every run must report" (+ the AFE plan served, if any)."""
+    extra = {"afe": afe} if afe is not None else {}
     return {
         "model": model,
         "dataset": dataset,
@@ -46,4 +48,5 @@ def build_results(
         "costs": costs,
         "data": data,
         "config": config,
+        **extra,
     }

@@ -55,6 +55,11 @@ class FieldEmbedding(nn.Module):
     def num_fields(self) -> int:
         return len(self.vocab_sizes)
 
+    @property
+    def flat_dim(self) -> int:
+        """Width of the embeddings concatenated, ``F * D``."""
+        return self.num_fields * self.embedding_dim
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, F)`` int64 ids -> ``(B, F, D)``."""
         # Eager mode only: a data-dependent check cannot be traced or exported, and is not needed
@@ -100,3 +105,40 @@ def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Para
         if p.requires_grad:
             (embedding if id(p) in embedding_ids else dense).append(p)
     return embedding, dense
+
+
+class GroupedFieldEmbedding(nn.Module):
+    """``(B, F)`` ids -> ``(B, sum_f d_f)``: fields with their own embedding sizes, concatenated.
+
+    Fields of equal size share one ``FieldEmbedding`` (one fused gather per distinct size, not a
+    Python loop over fields), so a few power-of-two sizes cost a few kernels per batch. Output
+    columns are grouped by size (groups in ascending size, fields in input order within a
+    group): an order fixed by the sizes, which is all a dense layer behind it needs.
+    """
+
+    def __init__(
+        self, vocab_sizes: Sequence[int], dims: Sequence[int], init_std: float = 1e-4
+    ) -> None:
+        super().__init__()
+        if len(vocab_sizes) != len(dims):
+            raise ValueError(f"{len(vocab_sizes)} vocab sizes but {len(dims)} embedding sizes")
+        self.dims = tuple(int(d) for d in dims)
+        self.groups = nn.ModuleList()
+        for size in sorted(set(self.dims)):
+            columns = [i for i, d in enumerate(self.dims) if d == size]
+            table = FieldEmbedding([vocab_sizes[i] for i in columns], size, init_std=init_std)
+            table.register_buffer("columns", torch.tensor(columns), persistent=False)
+            self.groups.append(table)
+
+    @property
+    def num_fields(self) -> int:
+        return len(self.dims)
+
+    @property
+    def flat_dim(self) -> int:
+        return sum(self.dims)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """``(B, F)`` int64 ids -> ``(B, sum_f d_f)``."""
+        parts = [g(features.index_select(1, g.columns)).flatten(1) for g in self.groups]
+        return torch.cat(parts, dim=1)
