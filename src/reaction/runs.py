@@ -21,6 +21,7 @@ from torch import nn
 
 from reaction.afe import AFEPlan, build_net
 from reaction.data.datamodule import CTRDataModule
+from reaction.models.reaction import served_module
 from reaction.utils.results import RESULTS_FILE
 
 log = logging.getLogger(__name__)
@@ -48,12 +49,14 @@ def load_run(
     checkpoint: str | Path = "best",
     data_dir: str | Path | None = None,
     cache_dir: str | Path | None = None,
+    served: bool = True,
 ) -> TrainedRun:
     """Rebuild ``run_dir``'s datamodule and network and load ``checkpoint`` into the network.
 
     ``checkpoint``: ``"best"`` (the checkpoint ModelCheckpoint kept for the best val AUC),
     ``"last"``, or a path. ``data_dir``/``cache_dir`` replace the stored (absolute) data and cache
     roots, for runs moved between machines; moving ``data_dir`` moves a cache that lived under it.
+    ``served``: a multi-tower net (REACTION) comes back as its served tower, what is deployed.
     """
     run_dir = Path(run_dir)
     config = load_run_config(run_dir, data_dir=data_dir, cache_dir=cache_dir)
@@ -65,6 +68,8 @@ def load_run(
     factory = instantiate(config.model.net, _partial_=True)
     net = build_net(factory, feature_map, checkpoint_plan(ckpt_path))
     load_net_weights(net, ckpt_path)
+    if served:
+        net = served_module(net)
     log.info("loaded %s from %s", config.model.name, ckpt_path)
     return TrainedRun(run_dir, config, datamodule, net.eval(), ckpt_path)
 

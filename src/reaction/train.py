@@ -18,8 +18,11 @@ from reaction.afe.fit import afe_config, afe_costs, fit_for_data
 from reaction.callbacks.throughput import TrainThroughput
 from reaction.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
+from reaction.fusion.objective import FusionObjective, fusion_config
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
+from reaction.models.reaction import served_module
+from reaction.runs import load_run
 from reaction.utils.loggers import finish, log_config, log_final
 from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
 from reaction.utils.wandb_mode import ensure_wandb_mode
@@ -53,6 +56,15 @@ def _served_costs(
     return costs
 
 
+def _objective(node: DictConfig | None, net: nn.Module) -> FusionObjective | None:
+    """The multi-tower training objective (None for single-tower models and ``fusion=none``)."""
+    cfg = fusion_config(OmegaConf.to_container(node, resolve=True) if node else None)
+    if cfg.kind == "none" and getattr(net, "num_towers", None) is None:
+        return None
+    teacher = served_module(load_run(cfg.teacher_run).net) if cfg.kind == "kd" else None
+    return FusionObjective(cfg, teacher)
+
+
 def _afe_summary(plan: AFEPlan | None) -> dict[str, Any] | None:
     """The ``afe`` block of ``results.json``: which plan the run served."""
     if plan is None:
@@ -69,6 +81,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one experiment and return the ``results.json`` payload (written by rank zero)."""
     ensure_wandb_mode()
     afe = afe_config(cfg.get("afe"))  # validated before any data is read
+    fusion_config(OmegaConf.to_container(cfg.fusion, resolve=True) if cfg.get("fusion") else None)
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()
@@ -77,7 +90,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
     factory = instantiate(cfg.model.net, _partial_=True)
     net = build_net(factory, feature_map, plan)
-    module = instantiate(cfg.module, net=net)
+    module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion"), net))
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
     trainer: L.Trainer = instantiate(
         cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False
@@ -95,7 +108,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         metrics = _final_metrics(trainer)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
         costs = (
-            _served_costs(net, feature_map, cfg.cost_batch_size, trainer)
+            _served_costs(served_module(net), feature_map, cfg.cost_batch_size, trainer)
             if trainer.is_global_zero
             else {}
         )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -45,7 +46,9 @@ class AFEInput(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         ids = features.index_select(1, self.columns)
-        if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        if not (
+            torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()
+        ):
             self._check(features, ids)
         return self.remap[ids + self.offsets] if self.compressed else ids
 
@@ -93,11 +96,32 @@ class AFENet(nn.Module):
     def __init__(self, plan: AFEPlan, feature_map: FeatureMap, net: nn.Module) -> None:
         super().__init__()
         self.plan = plan
+        self.feature_map = feature_map
         self.input = AFEInput(plan, feature_map)
         self.net = net
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(self.input(features))
+
+    # A multi-tower model (DTF) behind the plan: its tower interface, passed through.
+    @property
+    def num_towers(self) -> int | None:
+        return getattr(self.net, "num_towers", None)
+
+    @property
+    def served_index(self) -> torch.Tensor:
+        return self.net.served_index
+
+    def choose_served(self, tower_auc: list[float]) -> None:
+        self.net.choose_served(tower_auc)
+
+    def forward_towers(self, features: torch.Tensor) -> Any:
+        return self.net.forward_towers(self.input(features))
+
+    def served(self) -> AFENet:
+        """The served path: the plan in front of the model's served tower (or the model)."""
+        inner = self.net.served() if hasattr(self.net, "served") else self.net
+        return AFENet(self.plan, self.feature_map, inner)
 
     def get_extra_state(self) -> dict:
         return {"afe_plan": self.plan.to_dict()}

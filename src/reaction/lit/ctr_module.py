@@ -13,8 +13,9 @@ from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 
 from reaction.data.batch import Batch
+from reaction.fusion.objective import FusionConfig, FusionObjective
 from reaction.metrics import keys
-from reaction.metrics.ctr import ctr_metrics
+from reaction.metrics.ctr import TowerMetrics, ctr_metrics
 from reaction.models.layers.auxiliary import pop_auxiliary_losses
 from reaction.models.layers.embedding import split_parameters
 
@@ -22,6 +23,11 @@ from reaction.models.layers.embedding import split_parameters
 class CTRModule(L.LightningModule):
     """BCE-with-logits training of ``net`` on the first label of the batch, plus any auxiliary
     terms its layers produced (``reaction.models.layers.auxiliary``), each logged.
+
+    A multi-tower net (``num_towers``, ``forward_towers``; e.g. REACTION) trains through
+    ``objective`` (per-tower cross-entropy + fusion terms, ``reaction.fusion.objective``); every
+    tower and the towers' average are evaluated, ``val/auc`` is the best tower's (the one
+    served, which the net records) and ``test/*`` are the served tower's.
 
     Embedding tables get their own Adam group: CTR embeddings are sparse, huge and overfit
     differently from dense layers, so they usually want another learning rate / weight decay.
@@ -37,6 +43,7 @@ class CTRModule(L.LightningModule):
         auc_thresholds: int | None = None,
         plateau_factor: float | None = 0.1,
         plateau_patience: int = 0,
+        objective: FusionObjective | None = None,
     ) -> None:
         super().__init__()
         if lr <= 0 or embedding_lr <= 0:
@@ -49,17 +56,37 @@ class CTRModule(L.LightningModule):
             )
         if plateau_factor is not None and not 0 < plateau_factor < 1:
             raise ValueError(f"plateau_factor must be in (0, 1) or null, got {plateau_factor}")
-        self.save_hyperparameters(ignore=["net"])
+        self.save_hyperparameters(ignore=["net", "objective"])
         self.net = net
         self.val_metrics = ctr_metrics("val/", auc_thresholds)
         self.test_metrics = ctr_metrics("test/", auc_thresholds)
+        self.multi_tower = getattr(net, "num_towers", None) is not None
+        if objective is not None and not self.multi_tower:
+            raise ValueError(
+                f"fusion.kind={objective.cfg.kind!r} needs a multi-tower model (model=reaction), "
+                f"got {type(net).__name__}"
+            )
+        if self.multi_tower:
+            self.objective = objective or FusionObjective(FusionConfig(towers=net.num_towers))
+            self.val_towers = TowerMetrics("val", net.num_towers, auc_thresholds)
+            self.test_towers = TowerMetrics("test", net.num_towers, auc_thresholds)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features)
 
+    def _tower_loss(self, batch: Batch) -> torch.Tensor:
+        out = self.net.forward_towers(batch.features)
+        terms = self.objective(out, batch.labels[:, 0], batch.features)
+        for name, value in terms.items():
+            if name != "total":
+                self.log(f"train/{name}", value, batch_size=len(batch))
+        return terms["total"]
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        logits = self.net(batch.features)
-        loss = F.binary_cross_entropy_with_logits(logits, batch.labels[:, 0])
+        if self.multi_tower:
+            loss = self._tower_loss(batch)
+        else:
+            loss = F.binary_cross_entropy_with_logits(self.net(batch.features), batch.labels[:, 0])
         for name, term in pop_auxiliary_losses(self.net).items():
             self.log(f"{keys.TRAIN_AUX_PREFIX}/{name}", term, batch_size=len(batch))
             loss = loss + term
@@ -67,13 +94,39 @@ class CTRModule(L.LightningModule):
         return loss
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        if self.multi_tower:  # the served tower is chosen at epoch end
+            self.val_towers.update(
+                self.net.forward_towers(batch.features).logits, batch.labels[:, 0]
+            )
+            return
         self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
         # Logging the metric objects lets Lightning compute, sync across ranks and reset them.
         self.log_dict(self.val_metrics, on_step=False, on_epoch=True, prog_bar=True)
 
+    def on_validation_epoch_end(self) -> None:
+        if not self.multi_tower or self.trainer.sanity_checking:
+            return
+        values, aucs = self.val_towers.compute_and_reset()
+        self.net.choose_served(aucs)
+        served = int(self.net.served_index)
+        values[keys.VAL_AUC] = values[f"val/tower{served}/auc"]
+        values[keys.VAL_LOGLOSS] = values[f"val/tower{served}/logloss"]
+        values[keys.SERVED_TOWER] = float(served)
+        self.log_dict(values, prog_bar=False)
+
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        self.test_metrics.update(self.net(batch.features), batch.labels[:, 0])
+        if self.multi_tower:
+            logits = self.net.forward_towers(batch.features).logits
+            self.test_towers.update(logits, batch.labels[:, 0])
+            served = logits[int(self.net.served_index)]
+        else:
+            served = self.net(batch.features)
+        self.test_metrics.update(served, batch.labels[:, 0])
         self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
+
+    def on_test_epoch_end(self) -> None:
+        if self.multi_tower:
+            self.log_dict(self.test_towers.compute_and_reset()[0])
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig | torch.optim.Optimizer:
         """Adam; with ``plateau_factor`` every learning rate is cut when val AUC stops improving.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torchmetrics import Metric, MetricCollection
 from torchmetrics.classification import BinaryAUROC
 
@@ -52,3 +53,35 @@ def ctr_metrics(prefix: str, auc_thresholds: int | None = None) -> MetricCollect
     return MetricCollection(
         {"auc": LogitAUROC(thresholds=auc_thresholds), "logloss": LogLoss()}, prefix=prefix
     )
+
+
+class TowerMetrics(nn.Module):
+    """AUC/logloss of every tower of a multi-tower model and of the towers' average prediction.
+
+    ``{stage}/tower{k}/auc`` per tower and ``{stage}/towers_mean/auc`` for the mean probability
+    (a reference that is not served). Computed and reset by the caller at epoch end (synced
+    across DDP ranks by torchmetrics), because the served tower is chosen from these numbers.
+    """
+
+    def __init__(self, stage: str, num_towers: int, auc_thresholds: int | None = None) -> None:
+        super().__init__()
+        self.towers = nn.ModuleList(
+            ctr_metrics(f"{stage}/tower{k}/", auc_thresholds) for k in range(num_towers)
+        )
+        self.mean = ctr_metrics(f"{stage}/towers_mean/", auc_thresholds)
+
+    def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """``logits``: ``(T, B)``."""
+        for metrics, z in zip(self.towers, logits, strict=True):
+            metrics.update(z, labels)
+        p = torch.sigmoid(logits.float()).mean(0).clamp(1e-7, 1 - 1e-7)
+        self.mean.update(torch.logit(p), labels)
+
+    def compute_and_reset(self) -> tuple[dict[str, float], list[float]]:
+        """``({key: value}, per-tower AUC)``."""
+        values: dict[str, float] = {}
+        for metrics in [*self.towers, self.mean]:
+            values.update({k: float(v) for k, v in metrics.compute().items()})
+            metrics.reset()
+        aucs = [values[f"{m.prefix}auc"] for m in self.towers]
+        return values, aucs

@@ -5,6 +5,7 @@ TRAIN_AUX_PREFIX = "train/aux"  # one auxiliary loss term per layer that adds on
 VAL_AUC = "val/auc"
 VAL_LOGLOSS = "val/logloss"
 TEST_AUC = "test/auc"
+SERVED_TOWER = "val/served_tower"  # multi-tower models: index of the tower with the best val AUC
 TEST_LOGLOSS = "test/logloss"
 
 PARAMS_TOTAL = "params/total"

@@ -71,3 +71,16 @@ class MLP(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, in) -> (B, output_dim)``."""
         return self.layers(x)
+
+    def forward_hidden(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Each hidden layer's output (after its activation), ``[(B, H_1), ..., (B, H_n)]``.
+
+        What DTF's fusion losses align between towers; the last entry is the block's output
+        when it has no ``output_dim`` layer.
+        """
+        hidden = []
+        for layer in self.layers:
+            x = layer(x)
+            if isinstance(layer, tuple(ACTIVATIONS.values())):
+                hidden.append(x)
+        return hidden

@@ -1,0 +1,39 @@
+"""Drives DTF's "dynamic" part: sets the fusion weights' multiplier every step and logs it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback
+
+FUSION_SCALE = "fusion/scale"
+
+
+def training_progress(trainer: L.Trainer) -> float:
+    """Optimizer steps done / planned; by epochs when the loader has no length (streaming)."""
+    planned = trainer.estimated_stepping_batches
+    if math.isfinite(planned) and planned > 0:
+        return trainer.global_step / planned
+    return trainer.current_epoch / max(trainer.max_epochs or 1, 1)
+
+
+class FusionScheduleCallback(Callback):
+    """``objective.scale = schedule(progress)`` before each training batch; logs ``fusion/*``.
+
+    Does nothing for single-tower models (no ``objective`` on the module).
+    """
+
+    def on_train_batch_start(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
+        objective = getattr(pl_module, "objective", None)
+        if objective is None:
+            return
+        cfg = objective.cfg
+        objective.scale = cfg.schedule(training_progress(trainer))
+        weights = {"alpha": cfg.alpha, "beta": cfg.beta, "gamma": cfg.gamma}
+        logged = {FUSION_SCALE: objective.scale}
+        logged.update({f"fusion/{k}": objective.scale * w for k, w in weights.items()})
+        pl_module.log_dict(logged, on_step=True, on_epoch=False)

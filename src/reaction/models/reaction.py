@@ -1,0 +1,87 @@
+"""REACTION: (AFE-compact) shared embeddings -> DTF towers; one tower is served.
+
+During training every tower is computed (``forward_towers``) and ``CTRModule`` adds the fusion
+objective; ``forward`` runs only the served tower -- the one with the best validation AUC
+(``serve="best"``, tracked in the ``served_index`` buffer, so each checkpoint knows its own) or a
+fixed index. ``served()`` extracts it as a plain ``embedding + tower`` module for costs and export.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from reaction.data.schema import FeatureMap
+from reaction.fusion.towers import Tower, TowerOutputs, TowerStack
+from reaction.models.layers.embedding import FieldEmbedding
+
+
+class ServedTower(nn.Module):
+    """``(B, F) -> (B,)``: the shared embedding and one tower, nothing else."""
+
+    def __init__(self, embedding: nn.Module, tower: Tower) -> None:
+        super().__init__()
+        self.embedding = embedding
+        self.tower = tower
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.tower(self.embedding(features).flatten(start_dim=1))
+
+
+class REACTION(nn.Module):
+    """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one."""
+
+    def __init__(
+        self,
+        feature_map: FeatureMap,
+        embedding_dim: int = 16,
+        hidden_units: Sequence[int] = (256, 128),
+        num_towers: int = 2,
+        serve: str | int = "best",
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        activation: str = "relu",
+        init_std: float = 1e-4,
+        embedding: nn.Module | None = None,
+    ) -> None:
+        super().__init__()
+        if embedding is None:
+            embedding = FieldEmbedding(feature_map.vocab_sizes, embedding_dim, init_std=init_std)
+        self.embedding = embedding
+        self.towers = TowerStack(
+            num_towers, embedding.flat_dim, hidden_units, dropout, batch_norm, activation
+        )
+        fixed = serve != "best"
+        if fixed and not (isinstance(serve, int) and 0 <= serve < num_towers):
+            raise ValueError(f"dtf.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})")
+        self.serve_best = not fixed
+        self.register_buffer("served_index", torch.tensor(0 if self.serve_best else serve))
+
+    @property
+    def num_towers(self) -> int:
+        return len(self.towers)
+
+    def forward_towers(self, features: torch.Tensor) -> TowerOutputs:
+        return self.towers(self.embedding(features).flatten(start_dim=1))
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """The served tower's ``(B,)`` logits (only that tower is computed)."""
+        tower = self.towers.towers[int(self.served_index)]
+        return tower(self.embedding(features).flatten(start_dim=1))
+
+    def choose_served(self, tower_auc: Sequence[float]) -> None:
+        """With ``serve="best"``: serve the tower with the best validation AUC."""
+        if self.serve_best:
+            self.served_index.fill_(int(torch.tensor(tower_auc).argmax()))
+
+    def served(self) -> ServedTower:
+        return ServedTower(self.embedding, self.towers.towers[int(self.served_index)])
+
+
+def served_module(net: nn.Module) -> nn.Module:
+    """What is served from a trained net: its single served tower when it has towers (also
+    behind AFE), else the net itself."""
+    served = getattr(net, "served", None)
+    return served() if callable(served) else net

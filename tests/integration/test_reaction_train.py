@@ -1,0 +1,72 @@
+"""``model=reaction`` end to end: towers trained together, the best one served and measured."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from reaction.afe import AFENet
+from reaction.info.neurons import auc
+from reaction.metrics import keys
+from reaction.models.reaction import ServedTower
+from reaction.runs import load_run
+from reaction.train import train
+
+
+@pytest.fixture(scope="module")
+def reaction_run(data_dir: Path, tmp_path_factory) -> Path:
+    from tests.conftest import SMALL_ROWS, compose_train
+
+    out = tmp_path_factory.mktemp("reaction_train")
+    cfg = compose_train(
+        [
+            f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}",
+            "logger=none",
+            "trainer.max_epochs=2",
+            "~callbacks.progress_bar",
+            "model=reaction",
+            "model.net.hidden_units=[32,16]",
+            "dtf.num_towers=3",
+            "fusion=linear_warmup",
+            "afe.null_permutations=20",
+        ],
+        out,
+        data_dir,
+    )
+    train(cfg)
+    return out
+
+
+def test_results_hold_every_tower_the_mean_and_the_served_one(reaction_run: Path) -> None:
+    results = json.loads((reaction_run / "results.json").read_text())
+    metrics = results["metrics"]
+    towers = [metrics[f"test/tower{k}/auc"] for k in range(3)]
+    assert metrics[keys.TEST_AUC] in towers and "test/towers_mean/auc" in metrics
+    assert results["afe"]["variant"] == "paper"
+    # costs are the served tower's: one [32, 16] tower behind the compact embeddings
+    fields = len(results["afe"]["fields"])
+    dense = (fields * 16 * 32 + 32) + (32 * 16 + 16) + (16 + 1)
+    assert results["costs"][keys.PARAMS_DENSE] == dense
+
+
+def test_the_loaded_served_module_reproduces_the_reported_test_auc(reaction_run: Path) -> None:
+    results = json.loads((reaction_run / "results.json").read_text())
+    run = load_run(reaction_run, checkpoint="best")
+    assert isinstance(run.net, AFENet) and isinstance(run.net.net, ServedTower)
+    logits, labels = [], []
+    with torch.no_grad():
+        for batch in run.datamodule.test_dataloader():
+            logits.append(run.net(batch.features))
+            labels.append(batch.labels[:, 0])
+    assert auc(torch.cat(logits), torch.cat(labels)) == pytest.approx(
+        results["metrics"][keys.TEST_AUC], abs=1e-6
+    )
+
+
+def test_single_plain_tower_ablation_trains(train_cfg) -> None:
+    results = train(train_cfg("model=reaction", "afe=none", "fusion=none", "debug=fast_dev_run"))
+    assert "test/tower0/auc" in results["metrics"] and "test/tower1/auc" not in results["metrics"]
+    assert "afe" not in results

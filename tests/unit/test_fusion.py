@@ -1,0 +1,122 @@
+"""DTF: fusion losses, schedules, the objective for 1/2/4 towers, the served tower."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from reaction.data.schema import FeatureMap, FieldSpec
+from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
+from reaction.fusion.objective import FusionConfig, FusionObjective, fusion_config
+from reaction.fusion.schedules import FusionSchedule
+from reaction.models.reaction import REACTION, served_module
+
+FEATURE_MAP = FeatureMap(tuple(FieldSpec(f"f{i}", "categorical", 7 + i) for i in range(4)))
+
+
+def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(32, 8, generator=g), torch.randn(32, 8, generator=g)
+
+
+def test_spatial_and_relational_fusion_are_zero_for_identical_towers() -> None:
+    a, b = _pair()
+    assert spatial_fusion(a, a.clone(), margin=0.1).item() == 0.0
+    assert relational_fusion(a, a.clone()).item() == pytest.approx(0.0, abs=1e-12)
+    assert spatial_fusion(a, b, margin=0.1).item() > 0.5  # random directions: cos ~ 0
+    assert relational_fusion(a, b).item() > 0.01
+    # the margin spares positions already aligned within it
+    assert spatial_fusion(a, a + 0.01 * b, margin=0.1).item() == 0.0
+
+
+def test_contrastive_fusion_equals_symmetric_infonce() -> None:
+    a, b = _pair()
+    tau = 0.5
+    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / tau
+    rows = -(logits.diag() - logits.logsumexp(1)).mean()
+    cols = -(logits.diag() - logits.logsumexp(0)).mean()
+    assert contrastive_fusion(a, b, tau).item() == pytest.approx(((rows + cols) / 2).item())
+    # identical towers: the log-partition over the batch, the lowest value for these inputs
+    same = contrastive_fusion(a, a.clone(), tau).item()
+    assert 0 < same < contrastive_fusion(a, b, tau).item()
+
+
+@pytest.mark.parametrize(
+    "loss",
+    [
+        lambda a, b: spatial_fusion(a, b, margin=0.0),
+        relational_fusion,
+        lambda a, b: contrastive_fusion(a, b, tau=0.5),
+    ],
+)
+def test_a_gradient_step_on_a_fusion_loss_moves_the_towers_together(loss) -> None:
+    a, b = (t.requires_grad_() for t in _pair(1))
+    before = F.cosine_similarity(a, b, dim=1).mean().item()
+    loss(a, b).backward()
+    with torch.no_grad():
+        a2, b2 = a - 5.0 * a.grad, b - 5.0 * b.grad
+    assert F.cosine_similarity(a2, b2, dim=1).mean().item() > before
+
+
+def test_schedules_follow_their_definitions() -> None:
+    warm = FusionSchedule("linear_warmup", 0.0, 0.4)
+    assert [warm(t) for t in (0.0, 0.2, 0.4, 0.9)] == pytest.approx([0.0, 0.5, 1.0, 1.0])
+    cosine = FusionSchedule("cosine", 0.2, 0.6)
+    assert cosine(0.1) == 0.0 and cosine(0.4) == pytest.approx(0.5) and cosine(0.6) == 1.0
+    step = FusionSchedule("step", 0.0, 0.5)
+    assert (step(0.49), step(0.5)) == (1.0, 0.0)
+    assert FusionSchedule("constant")(0.7) == 1.0
+    with pytest.raises(ValueError, match="need 0 <= start < end <= 1, got start=0.5, end=0.5"):
+        FusionSchedule("step", 0.5, 0.5)
+
+
+@pytest.mark.parametrize("towers", [1, 2, 4])
+def test_objective_sums_tower_losses_and_fuses_every_pair(towers: int) -> None:
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8, 6], num_towers=towers)
+    features = torch.randint(0, 7, (16, 4))
+    labels = torch.randint(0, 2, (16,)).float()
+    out = net.forward_towers(features)
+    assert out.logits.shape == (towers, 16) and [h.shape[1] for h in out.hidden[0]] == [8, 6]
+    cfg = FusionConfig(kind="dtf", towers=towers, alpha=0.1, beta=1.0, gamma=0.01)
+    terms = FusionObjective(cfg)(out, labels)
+    ce = sum(F.binary_cross_entropy_with_logits(z, labels) for z in out.logits)
+    if towers == 1:
+        assert terms["total"].item() == pytest.approx(ce.item()) and "srf" not in terms
+        return
+    fused = 0.1 * terms["srf"] + 1.0 * terms["rrf"] + 0.01 * terms["contra"]
+    assert terms["total"].item() == pytest.approx((ce + towers * fused).item())
+    assert terms["srf"].item() > 0 and terms["rrf"].item() > 0
+
+
+def test_served_tower_reproduces_the_trained_towers_prediction_exactly() -> None:
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=3).eval()
+    features = torch.randint(0, 7, (64, 4))
+    net.choose_served([0.70, 0.74, 0.72])
+    assert int(net.served_index) == 1
+    served = served_module(net)
+    with torch.no_grad():
+        assert torch.equal(served(features), net.forward_towers(features).logits[1])
+        assert torch.equal(net(features), served(features))
+    assert sum(p.numel() for p in served.parameters()) < sum(p.numel() for p in net.parameters())
+    fixed = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=3, serve=2)
+    fixed.choose_served([0.9, 0.1, 0.1])
+    assert int(fixed.served_index) == 2
+
+
+def test_fusion_config_errors_name_key_value_and_range() -> None:
+    with pytest.raises(ValueError, match="fusion=kd needs fusion.teacher_run"):
+        FusionConfig(kind="kd")
+    with pytest.raises(ValueError, match=r"fusion.alpha=-1 \(allowed: >= 0\)"):
+        FusionConfig(kind="dtf", towers=2, alpha=-1)
+    with pytest.raises(ValueError, match=r"fusion.towers=9 \(allowed: 1..8\)"):
+        FusionConfig(kind="dtf", towers=9)
+    with pytest.raises(ValueError, match=r"unknown fusion key\(s\) \['alpah'\]"):
+        fusion_config({"kind": "dtf", "alpah": 0.1})
+    with pytest.raises(ValueError, match="dtf.serve=5"):
+        REACTION(FEATURE_MAP, num_towers=2, serve=5)
+    assert math.isclose(fusion_config({"schedule": {"name": "step", "end": 0.5}}).schedule(0.6), 0)
