@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from reaction.data.schema import FeatureMap, FieldSpec
@@ -33,13 +34,32 @@ WIDE = FeatureMap(
 )
 
 
+def load_model_node(path: Path) -> DictConfig:
+    """A ``conf/model`` file's ``name``/``net`` node; a global-package file (REACTION, which also
+    picks its AFE and fusion) is resolved in a minimal context of the keys it interpolates."""
+    node = OmegaConf.load(path)
+    if "model" not in node:
+        return node
+    context = OmegaConf.create({"fusion": {"towers": 2}, "dtf": {"serve": "best"}})
+    return OmegaConf.merge(context, node).model
+
+
 def model_from_config(path: Path, feature_map: FeatureMap = WIDE) -> nn.Module:
     """The shipped config with a small embedding so property tests stay fast.
 
     Runtime objects go in through a partial: ``instantiate(cfg, feature_map=fm)`` would make Hydra
     convert the FeatureMap dataclass into a config node (it fails on ``extra``).
     """
-    net = OmegaConf.load(path).net
+    net = load_model_node(path).net
     if "embedding_dim" in net:
         net.embedding_dim = 4
     return instantiate(net, _partial_=True)(feature_map=feature_map)
+
+
+def training_loss(model: nn.Module, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """The loss a model trains on: BCE of its logits, or summed over the towers of a multi-tower
+    model (whose ``forward`` runs only the served tower)."""
+    if getattr(model, "num_towers", None) is not None:
+        logits = model.forward_towers(features).logits
+        return sum(nn.functional.binary_cross_entropy_with_logits(z, labels) for z in logits)
+    return nn.functional.binary_cross_entropy_with_logits(model(features), labels)

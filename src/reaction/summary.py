@@ -42,15 +42,29 @@ def load_results(root: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(root.rglob(RESULTS_FILE))]
 
 
+def _fusion_tag(config: dict[str, Any]) -> str:
+    """``+fusion:<kind or DTF schedule>`` for multi-tower models (those with ``towers`` metrics)."""
+    fusion = config.get("fusion") or {}
+    kind = fusion.get("kind", "none")
+    tag = fusion.get("schedule", {}).get("name", kind) if kind == "dtf" else kind
+    towers = fusion.get("towers", 1)
+    return f"+fusion:{tag}" + (f"x{towers}" if towers > 1 else "")
+
+
 def run_label(result: dict[str, Any]) -> str:
-    """The model column: the model's name, with the AFE variant (and field budget) it ran behind."""
+    """The model column: the model's name, the AFE variant (and field budget) it ran behind and,
+    for multi-tower models, its fusion."""
+    config = result.get("config", {})
+    label = result["model"]
     afe = result.get("afe")
-    if not afe:
-        return result["model"]
-    cfg = result.get("config", {}).get("afe", {})
-    order = "-random" if cfg.get("ranking") == "random" else ""
-    budget = f"/{cfg['num_fields']}" if cfg.get("num_fields") else ""
-    return f"{result['model']}+afe:{afe['variant']}{order}{budget}"
+    if afe:
+        cfg = config.get("afe", {})
+        order = "-random" if cfg.get("ranking") == "random" else ""
+        budget = f"/{cfg['num_fields']}" if cfg.get("num_fields") else ""
+        label += f"+afe:{afe['variant']}{order}{budget}"
+    if "test/tower0/auc" in result.get("metrics", {}):
+        label += _fusion_tag(config)
+    return label
 
 
 def _value(result: dict[str, Any], path: str) -> float | None:

@@ -16,11 +16,10 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from reaction.metrics.costs import random_features
-from tests.model_configs import CONFIGS, WIDE, model_from_config
+from tests.model_configs import CONFIGS, WIDE, model_from_config, training_loss
 
 STEPS = 3
 BATCH = 32  # per rank
@@ -42,9 +41,7 @@ def _train_all(rank: int, world_size: int, port: int, out: Path) -> None:
                 labels = torch.randint(
                     0, 2, (BATCH,), generator=torch.Generator().manual_seed(seed)
                 )
-                loss = nn.functional.binary_cross_entropy_with_logits(
-                    model(features), labels.float()
-                )
+                loss = training_loss(model.module, features, labels.float())
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

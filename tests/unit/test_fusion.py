@@ -120,3 +120,35 @@ def test_fusion_config_errors_name_key_value_and_range() -> None:
     with pytest.raises(ValueError, match="dtf.serve=5"):
         REACTION(FEATURE_MAP, num_towers=2, serve=5)
     assert math.isclose(fusion_config({"schedule": {"name": "step", "end": 0.5}}).schedule(0.6), 0)
+
+
+def test_distillation_and_confidence_penalty_terms() -> None:
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=1)
+    teacher = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=1).eval()
+    features = torch.randint(0, 7, (16, 4))
+    labels = torch.randint(0, 2, (16,)).float()
+    out = net.forward_towers(features)
+    z = out.logits[0]
+    kd = FusionObjective(
+        FusionConfig(kind="kd", kd_weight=0.5, kd_temperature=2.0, teacher_run="x"), teacher
+    )
+    terms = kd(out, labels, features)
+    soft = torch.sigmoid(teacher(features).detach() / 2.0)
+    expected_kd = 4.0 * F.binary_cross_entropy_with_logits(z / 2.0, soft)
+    assert terms["kd"].item() == pytest.approx(expected_kd.item())
+    ce = F.binary_cross_entropy_with_logits(z, labels)
+    assert terms["total"].item() == pytest.approx((ce + 0.5 * expected_kd).item())
+    assert not any(p.requires_grad for p in kd.teacher.parameters())
+    penalty = FusionObjective(FusionConfig(kind="entropy_reg", entropy_weight=0.1))(out, labels)
+    p = torch.sigmoid(z)
+    entropy = -(p * p.log() + (1 - p) * (1 - p).log()).mean()
+    assert penalty["total"].item() == pytest.approx((ce - 0.1 * entropy).item(), rel=1e-5)
+
+
+def test_parameter_count_matches_a_hand_computation() -> None:
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8, 6], num_towers=3)
+    embedding = sum(FEATURE_MAP.vocab_sizes) * 4  # 7 + 8 + 9 + 10 ids
+    tower = (16 * 8 + 8) + (8 * 6 + 6) + (6 + 1)
+    assert sum(p.numel() for p in net.parameters()) == embedding + 3 * tower
+    assert sum(p.numel() for p in served_module(net).parameters()) == embedding + tower

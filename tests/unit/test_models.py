@@ -8,13 +8,20 @@ from pathlib import Path
 import pytest
 import torch
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
 from torch import nn
 
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters, flops_per_sample, random_features
 from reaction.models import DNN, LR, DCNv2
-from tests.model_configs import CONFIGS, WIDE, make_feature_map, model_from_config
+from reaction.models.reaction import served_module
+from tests.model_configs import (
+    CONFIGS,
+    WIDE,
+    load_model_node,
+    make_feature_map,
+    model_from_config,
+    training_loss,
+)
 
 SMALL = make_feature_map((5, 7, 4))  # d = F * D = 3 * 3 = 9 with D = 3
 SMALL_KW = {"embedding_dim": 3, "hidden_units": (8, 4)}
@@ -96,7 +103,7 @@ def test_finite_logits_and_every_parameter_gets_a_gradient(name: str) -> None:
     logits = model(features)
     assert logits.shape == (32,)
     assert torch.isfinite(logits).all()
-    nn.functional.binary_cross_entropy_with_logits(logits, labels).backward()
+    training_loss(model, features, labels).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, pname
         assert torch.isfinite(p.grad).all(), pname
@@ -138,7 +145,7 @@ def test_output_is_deterministic_for_a_fixed_seed(name: str) -> None:
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda p: p.stem)
 def test_model_configs_instantiate(config: Path) -> None:
-    cfg = OmegaConf.load(config)
+    cfg = load_model_node(config)
     assert cfg.name == config.stem
     # Runtime objects go in through a partial: ``instantiate(cfg, feature_map=fm)`` would make
     # Hydra convert the FeatureMap dataclass into a config node (it fails on ``extra``).
@@ -150,8 +157,9 @@ def test_model_configs_instantiate(config: Path) -> None:
 @pytest.mark.parametrize("name", MODELS)
 def test_models_export_with_torch_export(name: str) -> None:
     # The id check in FieldEmbedding is eager-only, so graphs capture without data-dependent ops.
+    # What is exported is what is served: a multi-tower model's served tower.
     torch.manual_seed(0)
-    model = MODELS[name]().eval()
+    model = served_module(MODELS[name]()).eval()
     features, _ = _batch(8)
     exported = torch.export.export(model, (features,))
     torch.testing.assert_close(exported.module()(features), model(features))
