@@ -40,7 +40,9 @@ def load_model_node(path: Path) -> DictConfig:
     node = OmegaConf.load(path)
     if "model" not in node:
         return node
-    context = OmegaConf.create({"fusion": {"towers": 2}, "dtf": {"serve": "best"}})
+    context = OmegaConf.create(
+        {"fusion": {"towers": 2, "parametrization": "independent"}, "dtf": {"serve": "best"}}
+    )
     return OmegaConf.merge(context, node).model
 
 

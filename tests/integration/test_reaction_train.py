@@ -70,3 +70,22 @@ def test_single_plain_tower_ablation_trains(train_cfg) -> None:
     results = train(train_cfg("model=reaction", "afe=none", "fusion=none", "debug=fast_dev_run"))
     assert "test/tower0/auc" in results["metrics"] and "test/tower1/auc" not in results["metrics"]
     assert "afe" not in results
+
+
+def test_reparam_run_ends_merged_and_serves_the_merged_tower(train_cfg) -> None:
+    cfg = train_cfg(
+        "model=reaction", "afe=none", "fusion=reparam", "model.net.hidden_units=[16]",
+        "trainer.max_epochs=2", "+trainer.limit_train_batches=10", "+trainer.limit_val_batches=3",
+        "+trainer.limit_test_batches=3",
+    )  # fmt: skip
+    results = train(cfg)
+    run = load_run(cfg.paths.output_dir, checkpoint="last", served=False)
+    towers = run.net.towers
+    assert float(towers.s) == 0.0  # the schedule reached the end of the merge ramp
+    merged = towers.merge()
+    batch = next(iter(run.datamodule.test_dataloader()))
+    with torch.no_grad():
+        x = run.net.embedding(batch.features).flatten(1)
+        dp = (torch.sigmoid(towers(x).logits) - torch.sigmoid(merged(x))).abs().max()
+    assert dp <= 1e-5
+    assert results["costs"][keys.PARAMS_DENSE] == sum(p.numel() for p in merged.parameters())

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
 from reaction.fusion.objective import FusionConfig, FusionObjective, fusion_config
+from reaction.fusion.reparam import ReparamTowers
 from reaction.fusion.schedules import FusionSchedule
 from reaction.models.reaction import REACTION, served_module
 
@@ -152,3 +153,36 @@ def test_parameter_count_matches_a_hand_computation() -> None:
     tower = (16 * 8 + 8) + (8 * 6 + 6) + (6 + 1)
     assert sum(p.numel() for p in net.parameters()) == embedding + 3 * tower
     assert sum(p.numel() for p in served_module(net).parameters()) == embedding + tower
+
+
+def test_reparam_towers_merge_exactly_once_s_reaches_zero() -> None:
+    torch.manual_seed(0)
+    towers = ReparamTowers(3, 10, [16, 8])
+    with torch.no_grad():  # arbitrary mixing, as after training
+        for mix in towers.mix:
+            mix.copy_(torch.randn(3, 3))
+    x = torch.randn(64, 10)
+    assert towers(x).logits.std(0).mean() > 1e-2  # s = 1: the towers differ
+    with pytest.raises(ValueError, match="cannot merge the towers while s = 1 > 0"):
+        towers.merge()
+    towers.set_scale(0.0)
+    merged = towers.merge()
+    with torch.no_grad():
+        out = towers(x)
+        dp = (torch.sigmoid(out.logits) - torch.sigmoid(merged(x))).abs().max()
+        assert dp <= 1e-5
+        assert torch.allclose(towers.forward_shared(x), merged(x), atol=1e-6)
+    assert sum(p.numel() for p in merged.parameters()) == (10 * 16 + 16) + (16 * 8 + 8) + (8 + 1)
+
+
+def test_reparam_net_serves_its_shared_tower() -> None:
+    torch.manual_seed(0)
+    net = REACTION(
+        FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=2, parametrization="reparam"
+    )
+    features = torch.randint(0, 7, (16, 4))
+    assert net.merges_towers and net.forward_towers(features).logits.shape == (2, 16)
+    with torch.no_grad():
+        assert torch.equal(served_module(net)(features), net(features))
+    with pytest.raises(ValueError, match="fusion.parametrization='shared'"):
+        REACTION(FEATURE_MAP, parametrization="shared")

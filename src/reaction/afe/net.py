@@ -109,6 +109,10 @@ class AFENet(nn.Module):
         return getattr(self.net, "num_towers", None)
 
     @property
+    def merges_towers(self) -> bool:
+        return getattr(self.net, "merges_towers", False)
+
+    @property
     def served_index(self) -> torch.Tensor:
         return self.net.served_index
 

@@ -8,7 +8,10 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from reaction.fusion.reparam import ReparamTowers
+
 FUSION_SCALE = "fusion/scale"
+REPARAM_SCALE = "fusion/reparam_s"
 
 
 def training_progress(trainer: L.Trainer) -> float:
@@ -22,6 +25,8 @@ def training_progress(trainer: L.Trainer) -> float:
 class FusionScheduleCallback(Callback):
     """``objective.scale = schedule(progress)`` before each training batch; logs ``fusion/*``.
 
+    With ``fusion=reparam`` the towers' difference scale is ``s = 1 - schedule(progress)``.
+
     Does nothing for single-tower models (no ``objective`` on the module).
     """
 
@@ -33,6 +38,11 @@ class FusionScheduleCallback(Callback):
             return
         cfg = objective.cfg
         objective.scale = cfg.schedule(training_progress(trainer))
+        if cfg.kind == "reparam":  # the towers' differences fade as the schedule ramps up
+            for module in pl_module.modules():
+                if isinstance(module, ReparamTowers):
+                    module.set_scale(1.0 - objective.scale)
+            pl_module.log(REPARAM_SCALE, 1.0 - objective.scale, on_step=True, on_epoch=False)
         weights = {"alpha": cfg.alpha, "beta": cfg.beta, "gamma": cfg.gamma}
         logged = {FUSION_SCALE: objective.scale}
         logged.update({f"fusion/{k}": objective.scale * w for k, w in weights.items()})

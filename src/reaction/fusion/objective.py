@@ -2,8 +2,12 @@
 
 ``fusion.kind`` picks the paper's variants (REACTION.md, "DTF"): ``none`` (cross-entropy only),
 ``dtf`` (the three fusion losses between every pair of towers), ``entropy_reg`` (a confidence
-penalty, Pereyra et al. 2017), ``kd`` (distillation from a trained teacher). Tower ``k``'s loss is
-``CE_k + scale(t) * (1 / (T - 1)) sum_{j != k} [alpha L_srf + beta L_rrf + gamma L_contra](k, j)``
+penalty, Pereyra et al. 2017), ``kd`` (distillation from a trained teacher), ``reparam`` (our
+variant: cross-entropy only, the towers share weights and merge, ``reaction.fusion.reparam``).
+Tower ``k``'s loss is::
+
+    CE_k + scale(t) * (1 / (T - 1)) sum_{j != k} [alpha L_srf + beta L_rrf + gamma L_contra](k, j)
+
 and the objective is the sum over towers, so every tower gets the gradient it would get alone plus
 one partner's worth of fusion, whatever ``T``. ``scale(t)`` is set by the fusion schedule.
 """
@@ -22,8 +26,8 @@ from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatia
 from reaction.fusion.schedules import FusionSchedule
 from reaction.fusion.towers import TowerOutputs
 
-FusionKind = Literal["none", "dtf", "entropy_reg", "kd"]
-KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd")
+FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
+KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,7 @@ class FusionConfig:
     kd_weight: float = 0.0
     kd_temperature: float = 1.0
     teacher_run: str | None = None
+    parametrization: str = "independent"  # "reparam": ReparamTowers (fusion=reparam)
     schedule: FusionSchedule = field(default_factory=FusionSchedule)
 
     def __post_init__(self) -> None:
@@ -58,6 +63,11 @@ class FusionConfig:
             (
                 self.kd_temperature <= 0,
                 f"fusion.kd_temperature={self.kd_temperature} (allowed: > 0)",
+            ),
+            (
+                (self.kind == "reparam") != (self.parametrization == "reparam"),
+                f"fusion.parametrization={self.parametrization!r} with fusion.kind={self.kind!r} "
+                "(reparam towers go with kind reparam only)",
             ),
             (
                 self.kind == "kd" and not self.teacher_run,

@@ -69,7 +69,8 @@ class TowerStack(nn.Module):
             for _ in range(num_towers)
         )
 
-    def __len__(self) -> int:
+    @property
+    def num_towers(self) -> int:
         return len(self.towers)
 
     def forward(self, x: torch.Tensor) -> TowerOutputs:

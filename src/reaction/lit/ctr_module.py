@@ -93,11 +93,18 @@ class CTRModule(L.LightningModule):
         self.log(keys.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
         return loss
 
+    def _served_logits(self, features: torch.Tensor, tower_logits: torch.Tensor) -> torch.Tensor:
+        """The served prediction of a multi-tower net: its merged (reparam) or chosen tower."""
+        if self.net.merges_towers:
+            return self.net(features)
+        return tower_logits[int(self.net.served_index)]
+
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        if self.multi_tower:  # the served tower is chosen at epoch end
-            self.val_towers.update(
-                self.net.forward_towers(batch.features).logits, batch.labels[:, 0]
-            )
+        if self.multi_tower:  # a chosen served tower is picked at epoch end
+            logits = self.net.forward_towers(batch.features).logits
+            self.val_towers.update(logits, batch.labels[:, 0])
+            if self.net.merges_towers:
+                self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
             return
         self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
         # Logging the metric objects lets Lightning compute, sync across ranks and reset them.
@@ -107,18 +114,22 @@ class CTRModule(L.LightningModule):
         if not self.multi_tower or self.trainer.sanity_checking:
             return
         values, aucs = self.val_towers.compute_and_reset()
-        self.net.choose_served(aucs)
-        served = int(self.net.served_index)
-        values[keys.VAL_AUC] = values[f"val/tower{served}/auc"]
-        values[keys.VAL_LOGLOSS] = values[f"val/tower{served}/logloss"]
-        values[keys.SERVED_TOWER] = float(served)
+        if self.net.merges_towers:
+            values.update({k: float(v) for k, v in self.val_metrics.compute().items()})
+            self.val_metrics.reset()
+        else:
+            self.net.choose_served(aucs)
+            served = int(self.net.served_index)
+            values[keys.VAL_AUC] = values[f"val/tower{served}/auc"]
+            values[keys.VAL_LOGLOSS] = values[f"val/tower{served}/logloss"]
+            values[keys.SERVED_TOWER] = float(served)
         self.log_dict(values, prog_bar=False)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         if self.multi_tower:
             logits = self.net.forward_towers(batch.features).logits
             self.test_towers.update(logits, batch.labels[:, 0])
-            served = logits[int(self.net.served_index)]
+            served = self._served_logits(batch.features, logits)
         else:
             served = self.net(batch.features)
         self.test_metrics.update(served, batch.labels[:, 0])

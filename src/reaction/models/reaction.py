@@ -4,6 +4,8 @@ During training every tower is computed (``forward_towers``) and ``CTRModule`` a
 objective; ``forward`` runs only the served tower -- the one with the best validation AUC
 (``serve="best"``, tracked in the ``served_index`` buffer, so each checkpoint knows its own) or a
 fixed index. ``served()`` extracts it as a plain ``embedding + tower`` module for costs and export.
+With ``parametrization="reparam"`` (``fusion=reparam``) the towers are ``ReparamTowers`` and the
+shared tower they converge onto is evaluated and served.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.fusion.reparam import ReparamTowers
 from reaction.fusion.towers import Tower, TowerOutputs, TowerStack
 from reaction.models.layers.embedding import FieldEmbedding
 
@@ -44,15 +47,26 @@ class REACTION(nn.Module):
         batch_norm: bool = False,
         activation: str = "relu",
         init_std: float = 1e-4,
+        parametrization: str = "independent",
         embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
         if embedding is None:
             embedding = FieldEmbedding(feature_map.vocab_sizes, embedding_dim, init_std=init_std)
         self.embedding = embedding
-        self.towers = TowerStack(
-            num_towers, embedding.flat_dim, hidden_units, dropout, batch_norm, activation
-        )
+        self.merges_towers = parametrization == "reparam"
+        if self.merges_towers:
+            if dropout or batch_norm:
+                raise ValueError("fusion=reparam towers take no dropout or batch_norm")
+            self.towers = ReparamTowers(num_towers, embedding.flat_dim, hidden_units, activation)
+        elif parametrization == "independent":
+            self.towers = TowerStack(
+                num_towers, embedding.flat_dim, hidden_units, dropout, batch_norm, activation
+            )
+        else:
+            raise ValueError(
+                f"fusion.parametrization={parametrization!r} (allowed: independent, reparam)"
+            )
         fixed = serve != "best"
         if fixed and not (isinstance(serve, int) and 0 <= serve < num_towers):
             raise ValueError(f"dtf.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})")
@@ -61,22 +75,27 @@ class REACTION(nn.Module):
 
     @property
     def num_towers(self) -> int:
-        return len(self.towers)
+        return self.towers.num_towers
 
     def forward_towers(self, features: torch.Tensor) -> TowerOutputs:
         return self.towers(self.embedding(features).flatten(start_dim=1))
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """The served tower's ``(B,)`` logits (only that tower is computed)."""
-        tower = self.towers.towers[int(self.served_index)]
-        return tower(self.embedding(features).flatten(start_dim=1))
+        x = self.embedding(features).flatten(start_dim=1)
+        if self.merges_towers:
+            return self.towers.forward_shared(x)
+        return self.towers.towers[int(self.served_index)](x)
 
     def choose_served(self, tower_auc: Sequence[float]) -> None:
-        """With ``serve="best"``: serve the tower with the best validation AUC."""
-        if self.serve_best:
+        """With ``serve="best"``: serve the tower with the best validation AUC (reparam towers
+        serve their shared tower)."""
+        if self.serve_best and not self.merges_towers:
             self.served_index.fill_(int(torch.tensor(tower_auc).argmax()))
 
     def served(self) -> ServedTower:
+        if self.merges_towers:
+            return ServedTower(self.embedding, self.towers.shared_tower())
         return ServedTower(self.embedding, self.towers.towers[int(self.served_index)])
 
 
