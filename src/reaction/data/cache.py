@@ -56,6 +56,25 @@ def fingerprint(raw: RawSplits, config: PreprocessConfig) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
+def file_identity(path: Path, edge_bytes: int = 1 << 20) -> dict[str, object]:
+    """What identifies a raw input file without reading it all: resolved path, size, mtime and a
+    sha256 of its first and last ``edge_bytes`` (catches a same-size rewrite that kept the mtime,
+    e.g. a copy with ``cp -p``, in the places where files usually differ: header and tail)."""
+    st = path.stat()
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        digest.update(fh.read(edge_bytes))
+        if st.st_size > edge_bytes:
+            fh.seek(max(edge_bytes, st.st_size - edge_bytes))
+            digest.update(fh.read(edge_bytes))
+    return {
+        "path": str(path.resolve()),
+        "bytes": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "edges_sha256": digest.hexdigest(),
+    }
+
+
 def cache_name(raw: RawSplits, fp: str) -> str:
     """The directory name: readable dataset, then enough of the fingerprint to be unique."""
     return f"{raw.dataset}-{fp[:16]}"

@@ -94,8 +94,10 @@ class CTRDataModule(L.LightningDataModule):
         return self.data.num_rows(split)
 
     def data_info(self) -> dict[str, object]:
-        """The ``data`` block of ``results.json``: row counts, the feature-map hash and, for
-        sources that know it (synthetic), the reference ceiling from ``reference_metrics()``."""
+        """The ``data`` block of ``results.json``: row counts, the feature-map hash, for sources
+        that know it (synthetic) the reference ceiling from ``reference_metrics()``, and for file
+        sources the ingest summary from ``input_summary()`` (rows read/kept/skipped, the first
+        skipped rows as ``file:line: reason``) under ``input``."""
         info: dict[str, object] = {
             keys.ROWS_TRAIN: self.num_rows("train"),
             keys.ROWS_VAL: self.num_rows("val"),
@@ -105,6 +107,9 @@ class CTRDataModule(L.LightningDataModule):
         reference = getattr(self.raw_source, "reference_metrics", None)
         if callable(reference):
             info.update(reference())
+        summary = getattr(self.raw_source, "input_summary", None)
+        if callable(summary):
+            info["input"] = summary()
         return info
 
     def train_dataloader(self) -> DataLoader:

@@ -1,8 +1,10 @@
 """Raw split files -> per-field id parquet shards + feature map, cached by content fingerprint.
 
 Everything is fitted on the training split only (vocabularies, quantile edges), so validation and
-test rows are encoded exactly as unseen serving traffic would be. All work is polars lazy queries
-(group-by counts, ``replace_strict`` lookups): no per-row Python, streaming where polars can.
+test rows are encoded exactly as unseen serving traffic would be. No per-row Python, and memory
+bounded whatever the row count: vocabularies by streaming group-by counts, one field at a time
+(``reaction.data.vocab``); ids by polars ``replace_strict`` lookups over batches of
+``ENCODE_BATCH_ROWS`` rows written row group by row group (``reaction.data.batched``).
 
 Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
 
@@ -25,6 +27,7 @@ from typing import Literal, Protocol
 import polars as pl
 import pyarrow.parquet as pq
 
+from reaction.data.batched import transform_parquet
 from reaction.data.cache import (
     CODE_VERSION,
     cache_name,
@@ -35,6 +38,7 @@ from reaction.data.cache import (
     validate,
 )
 from reaction.data.schema import MISSING_ID, NUM_SPECIAL_IDS, OOV_ID, FeatureMap, FieldSpec
+from reaction.data.vocab import fit_vocabs
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ FEATURE_MAP = "feature_map.json"
 VOCAB_DIR = "vocab"
 _REQUIRED_FILES = (FEATURE_MAP, *(f"{split}.parquet" for split in SPLITS))
 NumericPolicy = Literal["log_square", "quantile"]
+# rows encoded at once: bounds the encoder's memory; large enough to amortise vocabulary lookups
+ENCODE_BATCH_ROWS = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -203,11 +209,15 @@ def _check_inputs(raw: RawSplits) -> None:
         raise ValueError(f"training split is empty: {', '.join(map(str, raw.train))}")
 
 
-def _scan(paths: tuple[Path, ...], raw: RawSplits) -> pl.LazyFrame:
+def _raw_exprs(raw: RawSplits) -> list[pl.Expr]:
     """Raw columns with unified dtypes: labels as-is, categoricals String, numerics Float64."""
     exprs = [pl.col(c) for c in raw.labels]
     exprs += [pl.col(c).cast(pl.Float64) for c in raw.numeric]
-    exprs += [pl.col(c).cast(pl.String) for c in raw.categorical]
+    return exprs + [pl.col(c).cast(pl.String) for c in raw.categorical]
+
+
+def _scan(paths: tuple[Path, ...], raw: RawSplits) -> pl.LazyFrame:
+    exprs = _raw_exprs(raw)
     if not paths:
         return pl.LazyFrame(schema={c: pl.Null for c in raw.columns}).select(exprs)
     return pl.concat([pl.scan_parquet(p).select(exprs) for p in paths], how="vertical_relaxed")
@@ -218,12 +228,13 @@ def _quantile_edges(train: pl.LazyFrame, raw: RawSplits, n: int) -> dict[str, tu
     if not raw.numeric:
         return {}
     qs = [i / n for i in range(1, n)]  # one list-quantile per field: a single sort each
-    exprs = [pl.col(f).filter(pl.col(f).is_finite()).quantile(qs) for f in raw.numeric]
-    row = train.select(exprs).collect(engine="streaming").row(0)
-    return {
-        f: tuple(sorted({float(c) for c in cuts or () if c is not None}))
-        for f, cuts in zip(raw.numeric, row, strict=True)
-    }
+    edges = {}
+    for f in raw.numeric:  # one field at a time: memory holds one column, not all of them
+        query = train.select(pl.col(f).filter(pl.col(f).is_finite()).quantile(qs))
+        cuts = query.collect(engine="streaming").item()
+        cuts = [] if cuts is None else cuts.to_list()
+        edges[f] = tuple(sorted({float(c) for c in cuts if c is not None}))
+    return edges
 
 
 def _value_exprs(
@@ -235,24 +246,6 @@ def _value_exprs(
         for f in raw.numeric
     ]
     return exprs + [pl.col(f) for f in raw.categorical]
-
-
-def _fit_vocabs(
-    values: pl.LazyFrame, fields: tuple[str, ...], min_count: int
-) -> list[pl.DataFrame]:
-    """Training counts per value; kept values get ids 2.. by descending count, then value."""
-    queries = [
-        values.select(pl.col(f).alias("value"))
-        .drop_nulls()
-        .group_by("value")
-        .agg(pl.len().cast(pl.Int64).alias("count"))
-        .filter(pl.col("count") >= min_count)
-        .sort(["count", "value"], descending=[True, False])
-        .with_row_index("id", offset=NUM_SPECIAL_IDS)
-        .select("value", pl.col("id").cast(pl.Int32), "count")
-        for f in fields
-    ]
-    return pl.collect_all(queries, engine="streaming")
 
 
 def _encode(values: pl.LazyFrame, raw: RawSplits, vocabs: list[pl.DataFrame]) -> pl.LazyFrame:
@@ -279,15 +272,23 @@ def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None
     if config.numeric_policy == "quantile":
         edges = _quantile_edges(train, raw, config.num_quantiles)
     value_exprs = _value_exprs(raw, config, edges) + [pl.col(c) for c in raw.labels]
-    vocabs = _fit_vocabs(train.select(value_exprs), raw.fields, config.min_count)
+    vocabs = fit_vocabs(train.select(value_exprs), raw.fields, config.min_count)
     (out / VOCAB_DIR).mkdir()
     for field, vocab in zip(raw.fields, vocabs, strict=True):
         vocab.write_parquet(out / VOCAB_DIR / f"{field}.parquet")
+
+    def encode(frame: pl.DataFrame) -> pl.DataFrame:
+        values = frame.lazy().select(_raw_exprs(raw)).select(value_exprs)
+        return _encode(values, raw, vocabs).collect()
+
+    empty = pl.DataFrame(schema={c: pl.Null for c in raw.columns})
+    batch_rows = max(config.row_group_rows, ENCODE_BATCH_ROWS)
     rows = {}
     for split in SPLITS:
         path = out / f"{split}.parquet"
-        encoded = _encode(_scan(getattr(raw, split), raw).select(value_exprs), raw, vocabs)
-        encoded.sink_parquet(path, row_group_size=config.row_group_rows, engine="streaming")
+        transform_parquet(
+            getattr(raw, split), raw.columns, encode, empty, path, config.row_group_rows, batch_rows
+        )
         rows[split] = _check_labels(path, raw.labels)
     kinds = {f: "numeric" for f in raw.numeric} | {f: "categorical" for f in raw.categorical}
     specs = tuple(
