@@ -5,7 +5,7 @@ TORCH  ?= torch==2.13.0
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: help install demo zoo test test-fast lint format bench bench-analyze clean
+.PHONY: help install demo zoo test test-fast lint format bench bench-analyze bench-preprocess bench-afe clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv: torch first (override with TORCH=...), then the project with [dev]
 
-demo: $(STAMP)  ## train LR, DNN and DCNv2 on the synthetic data and print the comparison table
-	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2 hydra.sweep.dir=outputs/demo
+demo: $(STAMP)  ## train LR, DNN, DCNv2 and REACTION on the synthetic data and print the comparison table
+	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2,reaction hydra.sweep.dir=outputs/demo
 	$(BIN)/python -m reaction.summary outputs/demo
 
 zoo: $(STAMP)  ## every model x 3 seeds on the synthetic data -> outputs/zoo/summary.md (hours on CPU)
@@ -46,6 +46,12 @@ bench: $(STAMP)  ## cost benchmarks (latency, throughput, streaming rows/s)
 
 bench-analyze: $(STAMP)  ## feature report at 1M and 10M rows: rows/s and peak RSS (minutes, ~3 GB disk)
 	$(BIN)/python benchmarks/analyze_scale.py --workdir outputs/bench_analyze
+
+bench-afe: $(STAMP)  ## AFE selection time on 400k and 1M Criteo-schema rows
+	$(BIN)/python benchmarks/afe_scale.py --workdir outputs/bench_afe
+
+bench-preprocess: $(STAMP)  ## raw Criteo-format files of 1M and 10M rows: ingest/encode rows/s and peak RSS (minutes, ~6 GB disk)
+	$(BIN)/python benchmarks/preprocess_scale.py --workdir outputs/bench_preprocess
 
 clean:  ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs multirun data/cache .pytest_cache .ruff_cache

@@ -19,7 +19,7 @@ from torch import nn
 
 from reaction.afe.plan import AFEPlan
 from reaction.data.schema import FeatureMap
-from reaction.models.layers.embedding import GroupedFieldEmbedding
+from reaction.models.layers.embedding import GroupedFieldEmbedding, eager_checks_enabled
 from reaction.models.layers.projection import SubspaceProjection
 
 NetFactory = Callable[..., nn.Module]
@@ -46,9 +46,7 @@ class AFEInput(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         ids = features.index_select(1, self.columns)
-        if not (
-            torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling()
-        ):
+        if eager_checks_enabled():
             self._check(features, ids)
         return self.remap[ids + self.offsets] if self.compressed else ids
 

@@ -15,6 +15,13 @@ import torch
 from torch import nn
 
 
+def eager_checks_enabled() -> bool:
+    """Whether data-dependent input checks may run: not while scripting, tracing or exporting
+    (a check on values cannot be captured in a graph, and an exported graph was validated on
+    real data when it was built)."""
+    return not (torch.jit.is_scripting() or torch.jit.is_tracing() or torch.compiler.is_compiling())
+
+
 class FieldEmbedding(nn.Module):
     """``(B, F)`` per-field ids -> ``(B, F, D)`` embeddings from one concatenated table.
 
@@ -64,7 +71,7 @@ class FieldEmbedding(nn.Module):
         """``(B, F)`` int64 ids -> ``(B, F, D)``."""
         # Eager mode only: a data-dependent check cannot be traced or exported, and is not needed
         # once a graph has been validated on real data.
-        if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        if eager_checks_enabled():
             self._check_ids(features)
         return self.table(features + self.offsets)
 

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn import functional
 
 from reaction.data.schema import NUM_SPECIAL_IDS, FeatureMap
-from reaction.models.layers.embedding import FieldEmbedding
+from reaction.models.layers.embedding import FieldEmbedding, eager_checks_enabled
 
 
 def numeric_bucket_values(feature_map: FeatureMap, fields: Sequence[str]) -> list[list[float]]:
@@ -131,7 +131,7 @@ class AutoDisEmbedding(nn.Module):
 
     def weights(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, Fn)`` ids -> ``(B, Fn, H)`` soft-discretisation weights (each row sums to 1)."""
-        if not torch.jit.is_scripting() and not torch.compiler.is_compiling():
+        if eager_checks_enabled():
             self._check_ids(features)
         x = self.scalars[features + self.offsets]
         h = functional.leaky_relu(x.unsqueeze(-1) * self.scale + self.shift)
