@@ -58,10 +58,21 @@ def model_from_config(path: Path, feature_map: FeatureMap = WIDE) -> nn.Module:
     return instantiate(net, _partial_=True)(feature_map=feature_map)
 
 
-def training_loss(model: nn.Module, features: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """The loss a model trains on: BCE of its logits, or summed over the towers of a multi-tower
-    model (whose ``forward`` runs only the served tower)."""
-    if getattr(model, "num_towers", None) is not None:
-        logits = model.forward_towers(features).logits
-        return sum(nn.functional.binary_cross_entropy_with_logits(z, labels) for z in logits)
-    return nn.functional.binary_cross_entropy_with_logits(model(features), labels)
+class TrainingView(nn.Module):
+    """``(B, F) -> (T, B)``: the logits a model trains on -- every tower of a multi-tower model
+    (whose ``forward`` runs only the served tower), else ``(1, B)``. A module, so DDP can wrap it.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        if getattr(self.model, "num_towers", None) is not None:
+            return self.model.forward_towers(features).logits
+        return self.model(features).unsqueeze(0)
+
+
+def training_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Summed BCE over the rows of ``TrainingView``'s ``(T, B)`` logits."""
+    return sum(nn.functional.binary_cross_entropy_with_logits(z, labels) for z in logits)

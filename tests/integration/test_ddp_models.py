@@ -19,7 +19,7 @@ import torch.multiprocessing as mp
 from torch.nn.parallel import DistributedDataParallel
 
 from reaction.metrics.costs import random_features
-from tests.model_configs import CONFIGS, WIDE, model_from_config, training_loss
+from tests.model_configs import CONFIGS, WIDE, TrainingView, model_from_config, training_loss
 
 STEPS = 3
 BATCH = 32  # per rank
@@ -33,7 +33,7 @@ def _train_all(rank: int, world_size: int, port: int, out: Path) -> None:
         spreads = {}
         for path in CONFIGS:
             torch.manual_seed(0)  # same initial weights on both ranks (DDP broadcasts anyway)
-            model = DistributedDataParallel(model_from_config(path))
+            model = DistributedDataParallel(TrainingView(model_from_config(path)))
             optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
             for step in range(STEPS):
                 seed = 1000 * step + rank  # each rank sees different rows
@@ -41,7 +41,7 @@ def _train_all(rank: int, world_size: int, port: int, out: Path) -> None:
                 labels = torch.randint(
                     0, 2, (BATCH,), generator=torch.Generator().manual_seed(seed)
                 )
-                loss = training_loss(model.module, features, labels.float())
+                loss = training_loss(model(features), labels.float())
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()

@@ -17,6 +17,7 @@ from reaction.models.reaction import served_module
 from tests.model_configs import (
     CONFIGS,
     WIDE,
+    TrainingView,
     load_model_node,
     make_feature_map,
     model_from_config,
@@ -103,7 +104,7 @@ def test_finite_logits_and_every_parameter_gets_a_gradient(name: str) -> None:
     logits = model(features)
     assert logits.shape == (32,)
     assert torch.isfinite(logits).all()
-    training_loss(model, features, labels).backward()
+    training_loss(TrainingView(model)(features), labels).backward()
     for pname, p in model.named_parameters():
         assert p.grad is not None, pname
         assert torch.isfinite(p.grad).all(), pname
