@@ -11,7 +11,12 @@ import pytest
 import torch
 
 from reaction.afe.config import AFEConfig
-from reaction.afe.extensions import VocabCompression, compress_vocabulary, relevance_dims
+from reaction.afe.extensions import (
+    VocabCompression,
+    compress_vocabulary,
+    debiased_contributions,
+    relevance_dims,
+)
 from reaction.afe.fit import afe_config
 from reaction.afe.net import AFEInput, AFENet, build_net
 from reaction.afe.plan import AFEPlan, PlannedField
@@ -45,14 +50,29 @@ def test_compression_keeps_the_fewest_values_reaching_the_share() -> None:
     # ids 0, 1 special; value 4 carries most information, 2 some, 3 and 5 none
     counts = np.array([[50, 50], [50, 50], [80, 20], [50, 50], [5, 95], [50, 50]])
     field = FieldCounts("x", ("click",), np.arange(6), counts)
-    c = value_contributions(counts, 0.0)
+    c = debiased_contributions(counts, 0.0)
     kept = compress_vocabulary(field, mi_retain=0.9, tail_buckets=2, shrinkage=0.0)
-    assert kept.kept == (4, 2)  # c(4) alone is below 90%: c(4) / sum = %.3f
+    assert kept.kept == (4, 2)  # c(4) alone is below 90%
     assert c[4] / c.sum() < 0.9 <= (c[4] + c[2]) / c.sum()
     assert kept.compact_size == 2 + 2 + 2
     assert kept.remap(6).tolist() == [0, 1, 3, 4 + 3 % 2, 2, 4 + 5 % 2]
-    everything = compress_vocabulary(field, mi_retain=1.0, tail_buckets=2, shrinkage=0.0)
-    assert everything.tail_buckets == 0 and everything.remap(8)[6:].tolist() == [1, 1]
+    # values without information never count, even at 100%: they share the tail rows
+    assert compress_vocabulary(field, mi_retain=1.0, tail_buckets=2, shrinkage=0.0).kept == (4, 2)
+    everything = compress_vocabulary(
+        FieldCounts("y", ("click",), np.arange(4), counts[[0, 1, 2, 4]]), 1.0, 2, 0.0
+    )
+    assert everything.tail_buckets == 0 and everything.remap(6)[4:].tolist() == [1, 1]
+
+
+def test_debiasing_removes_what_values_contribute_by_chance() -> None:
+    """Independent labels: the plug-in c(x) averages (C - 1) / 2N per value; debiased ~0."""
+    rng = np.random.default_rng(0)
+    n = rng.integers(50, 500, 2000)
+    clicks = rng.binomial(n, 0.3)
+    table = np.stack([n - clicks, clicks], 1)
+    raw = value_contributions(table, 0.0)
+    assert raw.mean() == pytest.approx(1 / (2 * table.sum()), rel=0.1)
+    assert debiased_contributions(table, 0.0).sum() < 0.5 * raw.sum()
 
 
 def test_relevance_dims_are_powers_of_two_within_bounds() -> None:

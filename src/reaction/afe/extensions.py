@@ -43,15 +43,32 @@ class VocabCompression:
         return out
 
 
+def debiased_contributions(table: np.ndarray, shrinkage: float) -> np.ndarray:
+    """Shrunk ``c(x)`` minus what each value contributes by chance, clipped at 0.
+
+    Under independence ``2 n(x) KL(p^(y|x) || p(y))`` is ~chi2 with ``C - 1`` degrees of freedom
+    (``C`` label cells), so a value's plug-in ``c(x)`` averages ``(C - 1) / 2N`` -- times
+    ``(n / (n + a))^2`` after shrinkage -- whatever its count: the per-value form of the
+    Miller-Madow correction. Summed over a long tail of thousands of values this chance part
+    exceeds the field's whole information (1,561 values x 1/2N = 0.0024 nats against a true MI
+    of 0.001 on the synthetic data), and a retained share of the raw sum would keep noise.
+    """
+    t = np.asarray(table, dtype=np.float64)
+    n_x, total = t.sum(1), t.sum()
+    cells = int((t.sum(0) > 0).sum())
+    chance = (cells - 1) / (2 * total) * (n_x / (n_x + shrinkage)) ** 2
+    return np.clip(value_contributions(t, shrinkage) - chance, 0.0, None)
+
+
 def compress_vocabulary(
     counts: FieldCounts, mi_retain: float, tail_buckets: int, shrinkage: float
 ) -> VocabCompression:
-    """The fewest values whose shrunk contributions ``c(x)`` reach ``mi_retain`` of their sum.
+    """The fewest values whose debiased contributions ``c(x)`` reach ``mi_retain`` of their sum.
 
     Contributions are taken against the joint label, so a value that only predicts a second
     label is kept too. The special ids are always kept and count toward the share.
     """
-    contributions = value_contributions(counts.counts, shrinkage)
+    contributions = debiased_contributions(counts.counts, shrinkage)
     total = float(contributions.sum())
     special = counts.ids < NUM_SPECIAL_IDS
     values = np.flatnonzero(~special)
