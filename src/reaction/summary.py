@@ -51,9 +51,18 @@ def _fusion_tag(config: dict[str, Any]) -> str:
     return f"+fusion:{tag}" + (f"x{towers}" if towers > 1 else "")
 
 
-def run_label(result: dict[str, Any]) -> str:
-    """The model column: the model's name, the AFE variant (and field budget) it ran behind and,
-    for multi-tower models, its fusion."""
+def _config_value(config: dict[str, Any], dotted: str) -> Any:
+    """``config["a"]["b"]`` for ``"a.b"``; None when absent (or AFE is off for ``afe.*``)."""
+    if dotted.startswith("afe.") and config.get("afe", {}).get("variant") == "none":
+        return None
+    for key in dotted.split("."):
+        config = config.get(key, {}) if isinstance(config, dict) else {}
+    return config if config != {} else None
+
+
+def run_label(result: dict[str, Any], by: tuple[str, ...] = ()) -> str:
+    """The model column: the model's name, the AFE variant (and field budget) it ran behind,
+    for multi-tower models its fusion, and ``key=value`` for every config key in ``by``."""
     config = result.get("config", {})
     label = result["model"]
     afe = result.get("afe")
@@ -64,7 +73,8 @@ def run_label(result: dict[str, Any]) -> str:
         label += f"+afe:{afe['variant']}{order}{budget}"
     if "test/tower0/auc" in result.get("metrics", {}):
         label += _fusion_tag(config)
-    return label
+    values = {key: _config_value(config, key) for key in by}
+    return label + "".join(f" {k}={v}" for k, v in values.items() if v is not None)
 
 
 def _value(result: dict[str, Any], path: str) -> float | None:
@@ -73,7 +83,7 @@ def _value(result: dict[str, Any], path: str) -> float | None:
     return None if value is None else float(value)
 
 
-def aggregate(results: list[dict[str, Any]]) -> pl.DataFrame:
+def aggregate(results: list[dict[str, Any]], by: tuple[str, ...] = ()) -> pl.DataFrame:
     """One row per (model, dataset): ``seeds``, and ``<header>`` / ``<header> std`` per column.
 
     Sorted by mean test AUC, best first. The std is the sample std over seeds (null for one seed).
@@ -81,7 +91,7 @@ def aggregate(results: list[dict[str, Any]]) -> pl.DataFrame:
     runs = pl.DataFrame(
         [
             {
-                "model": run_label(r),
+                "model": run_label(r, by),
                 "dataset": r["dataset"],
                 "seed": r["seed"],
                 **{h: _value(r, path) for h, path, _, _ in COLUMNS},
@@ -141,11 +151,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("root", type=Path, help="a run or multirun folder")
     parser.add_argument("--write", action="store_true", help="save summary.md and summary.csv")
+    parser.add_argument(
+        "--by", action="append", default=[], help="also group by a config key, e.g. afe.mi_retain"
+    )
     args = parser.parse_args()
     results = load_results(args.root)
     if not results:
         raise SystemExit(f"no {RESULTS_FILE} found under {args.root}")
-    table = aggregate(results)
+    table = aggregate(results, tuple(args.by))
     wide_console().print(results_table(table))
     if args.write:
         (args.root / "summary.md").write_text(to_markdown(table))

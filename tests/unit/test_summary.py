@@ -69,3 +69,25 @@ def test_cli_fails_clearly_without_results(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(sys, "argv", ["summary", str(tmp_path)])
     with pytest.raises(SystemExit, match="no results.json found under"):
         summary.main()
+
+
+def test_labels_name_afe_fusion_and_extra_config_keys() -> None:
+    from reaction.summary import run_label
+
+    afe_run = {
+        "model": "dnn",
+        "afe": {"variant": "paper"},
+        "metrics": {},
+        "config": {"afe": {"variant": "paper", "num_fields": 8, "mi_threshold": 0.001}},
+    }
+    assert run_label(afe_run) == "dnn+afe:paper/8"
+    assert run_label(afe_run, ("afe.mi_threshold",)) == "dnn+afe:paper/8 afe.mi_threshold=0.001"
+    towers = {
+        "model": "reaction",
+        "metrics": {"test/tower0/auc": 0.7},
+        "config": {
+            "afe": {"variant": "none"},
+            "fusion": {"kind": "dtf", "towers": 2, "schedule": {"name": "cosine"}},
+        },
+    }
+    assert run_label(towers, ("afe.mi_threshold",)) == "reaction+fusion:cosinex2"
