@@ -29,6 +29,7 @@ def extended_run(data_dir: Path, tmp_path_factory) -> Path:
             "model=dnn",
             "model.net.hidden_units=[32]",
             "afe=extended",
+            "afe.dim_policy=relevance",
             "afe.subspace_dim=16",
             "afe.null_permutations=20",
         ],
