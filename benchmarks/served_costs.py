@@ -1,0 +1,53 @@
+"""Re-measure the served costs of finished runs side by side, on an otherwise idle CPU.
+
+    .venv/bin/python benchmarks/served_costs.py outputs/reaction_demo/0_reaction_s0 RUN_DIR ...
+
+A run's ``results.json`` holds the latency measured when it finished, possibly while other jobs
+shared the machine; a comparison of latencies wants every model timed in one quiet process. Each
+run is reopened with ``reaction.runs.load_run`` (its served model: AFE plan + the served tower for
+REACTION) and measured with ``cost_report`` (batch 4096, median of ``--repeats`` passes, the
+thread count of this process). Prints a Markdown table; numbers are machine-dependent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from reaction.metrics import keys
+from reaction.metrics.costs import cost_report
+from reaction.runs import load_run
+
+COLUMNS = (
+    ("params", keys.PARAMS_TOTAL, "{:,.0f}"),
+    ("embedding", keys.PARAMS_EMBEDDING, "{:,.0f}"),
+    ("FLOPs/sample", keys.FLOPS_PER_SAMPLE, "{:,.0f}"),
+    ("ms/4096", keys.LATENCY_MS_PER_BATCH, "{:.2f}"),
+    ("samples/s", keys.THROUGHPUT, "{:,.0f}"),
+)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("runs", type=Path, nargs="+")
+    parser.add_argument("--repeats", type=int, default=50)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    lines = [
+        "| run | " + " | ".join(c[0] for c in COLUMNS) + " |",
+        "|---" * (len(COLUMNS) + 1) + "|",
+    ]
+    for run_dir in args.runs:
+        run = load_run(run_dir)
+        costs = cost_report(run.net, run.datamodule.feature_map, repeats=args.repeats)
+        cells = [fmt.format(costs[key]) for _, key, fmt in COLUMNS]
+        lines.append(f"| {run_dir.name} | " + " | ".join(cells) + " |")
+    print(f"torch threads: {torch.get_num_threads()}")  # noqa: T201 - the benchmark's output
+    print("\n".join(lines))  # noqa: T201
+
+
+if __name__ == "__main__":
+    main()
