@@ -123,7 +123,8 @@ class CTRModule(L.LightningModule):
             values[keys.VAL_AUC] = values[f"val/tower{served}/auc"]
             values[keys.VAL_LOGLOSS] = values[f"val/tower{served}/logloss"]
             values[keys.SERVED_TOWER] = float(served)
-        self.log_dict(values, prog_bar=False)
+        # already synced by torchmetrics; sync_dist averages identical values (and keeps DDP quiet)
+        self.log_dict(values, prog_bar=False, sync_dist=True)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         if self.multi_tower:
@@ -137,7 +138,7 @@ class CTRModule(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         if self.multi_tower:
-            self.log_dict(self.test_towers.compute_and_reset()[0])
+            self.log_dict(self.test_towers.compute_and_reset()[0], sync_dist=True)
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig | torch.optim.Optimizer:
         """Adam; with ``plateau_factor`` every learning rate is cut when val AUC stops improving.
