@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -15,18 +14,14 @@ from reaction.afe.plan import AFEPlan, fit_plan
 from reaction.data.preprocess import PreprocessedData
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters
+from reaction.utils.config import dataclass_from_node
 
 log = logging.getLogger(__name__)
 
 
 def afe_config(node: Mapping[str, Any] | None) -> AFEConfig:
     """``AFEConfig`` from the ``afe`` config node (absent: AFE off); unknown keys are refused."""
-    values = dict(node or {})
-    allowed = [f.name for f in dataclasses.fields(AFEConfig)]
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown afe key(s) {unknown}; allowed: {allowed}")
-    return AFEConfig(**values)
+    return dataclass_from_node(AFEConfig, node, "afe")
 
 
 def fit_for_data(

@@ -25,6 +25,7 @@ from torch import nn
 from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
 from reaction.fusion.schedules import FusionSchedule
 from reaction.fusion.towers import TowerOutputs
+from reaction.utils.config import dataclass_from_node
 
 FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
 KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
@@ -85,12 +86,7 @@ def _pairs(num_towers: int) -> list[tuple[int, int]]:
 
 def fusion_config(node: dict[str, Any] | None) -> FusionConfig:
     """``FusionConfig`` from the ``fusion`` config node; unknown keys are refused by name."""
-    values = dict(node or {})
-    allowed = list(FusionConfig.__dataclass_fields__)
-    unknown = sorted(set(values) - set(allowed))
-    if unknown:
-        raise ValueError(f"unknown fusion key(s) {unknown}; allowed: {allowed}")
-    return FusionConfig(**values)
+    return dataclass_from_node(FusionConfig, node, "fusion")
 
 
 class FusionObjective(nn.Module):

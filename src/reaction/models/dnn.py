@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
-from reaction.models.layers.embedding import FieldEmbedding
+from reaction.models.layers.embedding import flat_input_embedding
 from reaction.models.layers.mlp import MLP
 
 
@@ -32,9 +32,9 @@ class DNN(nn.Module):
         embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if embedding is None:
-            embedding = FieldEmbedding(feature_map.vocab_sizes, embedding_dim, init_std=init_std)
-        self.embedding = embedding
+        self.embedding = flat_input_embedding(
+            feature_map.vocab_sizes, embedding_dim, init_std, embedding
+        )
         self.tower = MLP(
             self.embedding.flat_dim,
             hidden_units,

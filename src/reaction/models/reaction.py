@@ -18,7 +18,7 @@ from torch import nn
 from reaction.data.schema import FeatureMap
 from reaction.fusion.reparam import ReparamTowers
 from reaction.fusion.towers import Tower, TowerOutputs, TowerStack
-from reaction.models.layers.embedding import FieldEmbedding
+from reaction.models.layers.embedding import flat_input_embedding
 
 
 class ServedTower(nn.Module):
@@ -51,17 +51,19 @@ class REACTION(nn.Module):
         embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
-        if embedding is None:
-            embedding = FieldEmbedding(feature_map.vocab_sizes, embedding_dim, init_std=init_std)
-        self.embedding = embedding
+        self.embedding = flat_input_embedding(
+            feature_map.vocab_sizes, embedding_dim, init_std, embedding
+        )
         self.merges_towers = parametrization == "reparam"
         if self.merges_towers:
             if dropout or batch_norm:
                 raise ValueError("fusion=reparam towers take no dropout or batch_norm")
-            self.towers = ReparamTowers(num_towers, embedding.flat_dim, hidden_units, activation)
+            self.towers = ReparamTowers(
+                num_towers, self.embedding.flat_dim, hidden_units, activation
+            )
         elif parametrization == "independent":
             self.towers = TowerStack(
-                num_towers, embedding.flat_dim, hidden_units, dropout, batch_norm, activation
+                num_towers, self.embedding.flat_dim, hidden_units, dropout, batch_norm, activation
             )
         else:
             raise ValueError(

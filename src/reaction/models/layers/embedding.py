@@ -96,6 +96,16 @@ class FieldEmbedding(nn.Module):
             )
 
 
+def flat_input_embedding(
+    vocab_sizes: Sequence[int], embedding_dim: int, init_std: float, embedding: nn.Module | None
+) -> nn.Module:
+    """The embedding of a model that reads its fields concatenated (``flat_dim`` wide): the one
+    given (AFE's mixed sizes / subspace projection), else a plain ``FieldEmbedding``."""
+    if embedding is not None:
+        return embedding
+    return FieldEmbedding(vocab_sizes, embedding_dim, init_std=init_std)
+
+
 def split_parameters(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
     """Trainable parameters as ``(embedding, dense)``.
 
