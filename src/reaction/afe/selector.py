@@ -28,7 +28,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reaction.afe.config import AFEConfig
-from reaction.info.counts import CountTables, RowSample, pair_counts
+from reaction.info.counts import (
+    CountTables,
+    RowSample,
+    cell_label_counts,
+    label_table,
+    pair_cells,
+)
 from reaction.info.estimators import (
     conditional_mutual_information,
     entropy,
@@ -160,33 +166,33 @@ class PairTerms:
             self._fields[k, name] = (self._h(np.bincount(codes)), h_xy)
         return self._fields[k, name]
 
-    def _raw(self, k: int, m: str, s: str) -> np.ndarray | None:
+    def _raw(self, k: int, m: str, s: str, row_cell: np.ndarray, num_cells: int) -> np.ndarray:
+        """``[collaborative, conditional]`` on sample ``k`` (its labels), cells shared."""
         (h_m, h_my), (h_s, h_sy) = self._field(k, m), self._field(k, s)
-        pair = pair_counts(self.samples[k], m, s)
-        if self.samples[k].size < self.min_rows_per_cell * pair.x_index.size:
-            return None
-        self._cells = pair.x_index.size
-        h_ms = self._h(pair.counts.sum(1))
+        sample = self.samples[k]
+        width = 2 ** len(self.labels)
+        counts = cell_label_counts(row_cell, num_cells, sample.label_codes, width)
+        h_ms = self._h(counts.sum(1))
         collaborative = conditional = 0.0
         for y in self.labels:
-            h_msy = self._h(pair.table(y))
+            h_msy = self._h(label_table(counts, self.labels, (y,)))
             collaborative += h_my[y] + h_sy[y] - h_msy - self.h_y[y] - (h_m + h_s - h_ms)
             conditional += h_ms + h_sy[y] - h_msy - h_s
         return np.array([collaborative, conditional])
 
     def terms(self, m: str, s: str) -> PairTerm | None:
         """The pair terms of candidate ``m`` given chosen ``s`` (None: too sparse to estimate)."""
-        observed = self._raw(0, m, s)
-        if observed is None:
+        row_cell, cell_keys = pair_cells(self.samples[0], m, s)  # the same for every shuffle
+        n, cells = self.samples[0].size, cell_keys.size
+        if n < self.min_rows_per_cell * cells:
             self.skipped += 1
             return None
-        if len(self.samples) > 1:
-            bias = np.mean([self._raw(k, m, s) for k in range(1, len(self.samples))], axis=0)
-            observed = observed - bias
+        raw = [self._raw(k, m, s, row_cell, cells) for k in range(len(self.samples))]
+        observed = raw[0] - np.mean(raw[1:], axis=0) if len(raw) > 1 else raw[0]
         # 2n I(X;Y|Z) ~ chi2(df) under independence, df ~ non-empty (x, z) cells per binary
         # label; subtracting K shuffled estimates adds their variance / K
-        n, df = self.samples[0].size, self._cells * len(self.labels)
-        stderr = np.sqrt(2 * df) / (2 * n) * np.sqrt(1 + 1 / max(len(self.samples) - 1, np.inf))
+        df = cells * len(self.labels)
+        stderr = np.sqrt(2 * df) / (2 * n) * np.sqrt(1 + 1 / max(len(raw) - 1, np.inf))
         return PairTerm(float(observed[0]), float(observed[1]), float(stderr))
 
 

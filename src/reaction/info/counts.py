@@ -257,24 +257,36 @@ class PairCounts:
         return label_table(self.counts, self.labels, labels or self.labels)
 
 
-def pair_counts(sample: RowSample, a: str, b: str) -> PairCounts:
-    """The sparse table of fields ``a`` and ``b`` on the sample (dense bincount when it fits)."""
+def pair_cells(sample: RowSample, a: str, b: str) -> tuple[NDArray, NDArray]:
+    """``(row_cell, cell_keys)``: each sampled row's index among the non-empty ``(a, b)`` cells,
+    and each cell's key ``x * |Z| + z``. Label-free, so tables of several label columns over the
+    same pair (AFE's shuffle correction) share it."""
     if a == b:
         raise ValueError(f"a pair needs two different fields, got {a!r} twice")
     (x_ids, x), (z_ids, z) = sample.codes(a), sample.codes(b)
-    width = 2 ** len(sample.labels)
     key = x * z_ids.size + z
-    if x_ids.size * z_ids.size * width <= _PAIR_DENSE_MAX_CELLS:
-        dense = np.bincount(
-            key * width + sample.label_codes, minlength=x_ids.size * z_ids.size * width
-        )
-        dense = dense.reshape(-1, width)
-        cells = np.flatnonzero(dense.sum(1))
-        counts = dense[cells]
-    else:
-        cells, inverse = np.unique(key, return_inverse=True)
-        flat = inverse * width + sample.label_codes
-        counts = np.bincount(flat, minlength=cells.size * width).reshape(-1, width)
+    if x_ids.size * z_ids.size <= _PAIR_DENSE_MAX_CELLS:  # compact by bincount, no sort
+        present = np.bincount(key, minlength=x_ids.size * z_ids.size) > 0
+        return (np.cumsum(present) - 1)[key], np.flatnonzero(present)
+    cell_keys, row_cell = np.unique(key, return_inverse=True)
+    return row_cell.astype(np.int64), cell_keys
+
+
+def cell_label_counts(
+    row_cell: NDArray, num_cells: int, label_codes: NDArray, width: int
+) -> NDArray:
+    """``(cells, width)`` joint-label counts per cell."""
+    return np.bincount(row_cell * width + label_codes, minlength=num_cells * width).reshape(
+        -1, width
+    )
+
+
+def pair_counts(sample: RowSample, a: str, b: str) -> PairCounts:
+    """The sparse table of fields ``a`` and ``b`` on the sample."""
+    row_cell, cell_keys = pair_cells(sample, a, b)
+    width = 2 ** len(sample.labels)
+    counts = cell_label_counts(row_cell, cell_keys.size, sample.label_codes, width)
+    x_ids, z_ids = sample.codes(a)[0], sample.codes(b)[0]
     return PairCounts(
-        (a, b), sample.labels, cells // z_ids.size, cells % z_ids.size, counts, x_ids, z_ids
+        (a, b), sample.labels, cell_keys // z_ids.size, cell_keys % z_ids.size, counts, x_ids, z_ids
     )
