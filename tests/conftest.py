@@ -38,17 +38,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("data")
 
 
+def small_run_overrides(rows: int = SMALL_ROWS) -> list[str]:
+    """A short CPU run on small synthetic data without loggers or progress bar."""
+    return [
+        f"data.datamodule.raw_source.config.num_rows={rows}",
+        "logger=none",
+        "trainer.max_epochs=1",
+        "~callbacks.progress_bar",
+    ]
+
+
 @pytest.fixture
 def train_cfg(data_dir: Path, tmp_path: Path) -> Callable[..., DictConfig]:
     """Factory: a small-data training config; extra overrides come last and win."""
 
     def make(*overrides: str, rows: int = SMALL_ROWS) -> DictConfig:
-        base = [
-            f"data.datamodule.raw_source.config.num_rows={rows}",
-            "logger=none",
-            "trainer.max_epochs=1",
-            "~callbacks.progress_bar",
-        ]
-        return compose_train([*base, *overrides], tmp_path / "run", data_dir)
+        return compose_train([*small_run_overrides(rows), *overrides], tmp_path / "run", data_dir)
 
     return make

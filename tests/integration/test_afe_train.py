@@ -13,19 +13,15 @@ from reaction.afe import PLAN_FILE, AFENet, AFEPlan, build_net
 from reaction.metrics import keys
 from reaction.runs import checkpoint_plan, load_net_weights, load_run, resolve_checkpoint
 from reaction.train import train
+from tests.conftest import compose_train, small_run_overrides
 
 
 @pytest.fixture(scope="module")
 def extended_run(data_dir: Path, tmp_path_factory) -> Path:
-    from tests.conftest import SMALL_ROWS, compose_train
-
     out = tmp_path_factory.mktemp("afe_train")
     cfg = compose_train(
         [
-            f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}",
-            "logger=none",
-            "trainer.max_epochs=1",
-            "~callbacks.progress_bar",
+            *small_run_overrides(),
             "model=dnn",
             "model.net.hidden_units=[32]",
             "afe=extended",

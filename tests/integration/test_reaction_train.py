@@ -14,19 +14,16 @@ from reaction.metrics import keys
 from reaction.models.reaction import ServedTower
 from reaction.runs import load_run
 from reaction.train import train
+from tests.conftest import compose_train, small_run_overrides
 
 
 @pytest.fixture(scope="module")
 def reaction_run(data_dir: Path, tmp_path_factory) -> Path:
-    from tests.conftest import SMALL_ROWS, compose_train
-
     out = tmp_path_factory.mktemp("reaction_train")
     cfg = compose_train(
         [
-            f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}",
-            "logger=none",
+            *small_run_overrides(),
             "trainer.max_epochs=2",
-            "~callbacks.progress_bar",
             "model=reaction",
             "model.net.hidden_units=[32,16]",
             "dtf.num_towers=3",
