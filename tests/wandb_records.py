@@ -44,9 +44,21 @@ def _key(item: Any) -> str:
     return item.key or "/".join(item.nested_key)
 
 
+def _artifact(record: wandb_internal_pb2.ArtifactRecord) -> dict[str, Any]:
+    """What a logged artifact holds: its files by their names inside it, not their local paths."""
+    return {
+        "name": record.name,
+        "type": record.type,
+        "aliases": list(record.aliases),
+        "metadata": json.loads(record.metadata) if record.metadata else {},
+        "files": sorted(entry.path for entry in record.manifest.contents),
+    }
+
+
 def read_run(path: Path) -> dict[str, Any]:
-    """``run`` (project, group, name, tags, job type), ``config``, ``summary`` and ``history``."""
-    out: dict[str, Any] = {"run": {}, "config": {}, "summary": {}, "history": []}
+    """``run`` (id, project, group, name, tags, job type), ``config``, ``summary``, ``history``
+    and ``artifacts`` (logged ones, in order)."""
+    out: dict[str, Any] = {"run": {}, "config": {}, "summary": {}, "history": [], "artifacts": []}
     for payload in _payloads(path.read_bytes()):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(payload)
@@ -54,6 +66,7 @@ def read_run(path: Path) -> dict[str, Any]:
         if kind == "run":
             run = record.run
             out["run"] = {
+                "id": run.run_id,
                 "project": run.project,
                 "group": run.run_group,
                 "name": run.display_name,
@@ -68,4 +81,6 @@ def read_run(path: Path) -> dict[str, Any]:
             )
         elif kind == "history":
             out["history"].append({_key(i): json.loads(i.value_json) for i in record.history.item})
+        elif kind == "artifact":
+            out["artifacts"].append(_artifact(record.artifact))
     return out

@@ -85,7 +85,7 @@ def export(cfg: DictConfig) -> dict[str, Any]:
     out_dir = Path(cfg.paths.output_dir)
     run = load_run(cfg.run_dir, cfg.checkpoint, cfg.data_dir, cfg.cache_dir)
     rows = first_test_rows(run.datamodule, max(*sizes, cfg.batch_size))
-    contract = InputContract.for_fields(run.datamodule.feature_map.field_names)
+    contract = InputContract.for_feature_map(run.datamodule.feature_map)
     artifacts = export_net(run.net, rows[: cfg.batch_size], out_dir, list(cfg.formats), contract)
     parity = measure_parity(run.net, artifacts, rows, sizes)
     _log_parity(parity)

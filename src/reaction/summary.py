@@ -5,6 +5,7 @@ model behind AFE named ``<model>+afe:<variant>`` (plus ``/<k>`` with a field bud
 column is the mean over the group's seeds, metrics also with their standard deviation, so a
 multirun over models x seeds reads as one table. ``--write`` saves it beside the runs as
 ``summary.md`` and ``summary.csv`` (the numbers the experiment READMEs quote).
+``reaction.report`` builds on the same loading, labels and aggregation.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import polars as pl
 from rich.table import Table
 
@@ -22,24 +25,56 @@ from reaction.metrics import keys
 from reaction.utils.console import wide_console
 from reaction.utils.results import RESULTS_FILE
 
-# header, section/key in results.json, format, whether the seed spread is shown
-COLUMNS: tuple[tuple[str, str, str, bool], ...] = (
-    ("test AUC", f"metrics/{keys.TEST_AUC}", "{:.4f}", True),
-    ("logloss", f"metrics/{keys.TEST_LOGLOSS}", "{:.4f}", True),
-    ("Bayes AUC", f"data/{keys.BAYES_AUC}", "{:.4f}", False),
-    ("params", f"costs/{keys.PARAMS_TOTAL}", "{:,.0f}", False),
-    ("embedding", f"costs/{keys.PARAMS_EMBEDDING}", "{:,.0f}", False),
-    ("dense", f"costs/{keys.PARAMS_DENSE}", "{:,.0f}", False),
-    ("FLOPs/sample", f"costs/{keys.FLOPS_PER_SAMPLE}", "{:,.0f}", False),
-    ("ms/4096", f"costs/{keys.LATENCY_MS_PER_BATCH}", "{:.2f}", False),
-    ("train samples/s", f"costs/{keys.TRAIN_SAMPLES_PER_S}", "{:,.0f}", False),
+
+class Column(NamedTuple):
+    """A table column: its header, where it lives in results.json, its format, and whether the
+    seed spread is shown (``path`` is None for columns computed from other columns)."""
+
+    header: str
+    path: str | None
+    fmt: str
+    spread: bool
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("test AUC", f"metrics/{keys.TEST_AUC}", "{:.4f}", True),
+    Column("logloss", f"metrics/{keys.TEST_LOGLOSS}", "{:.4f}", True),
+    Column("Bayes AUC", f"data/{keys.BAYES_AUC}", "{:.4f}", False),
+    Column("params", f"costs/{keys.PARAMS_TOTAL}", "{:,.0f}", False),
+    Column("embedding", f"costs/{keys.PARAMS_EMBEDDING}", "{:,.0f}", False),
+    Column("dense", f"costs/{keys.PARAMS_DENSE}", "{:,.0f}", False),
+    Column("FLOPs/sample", f"costs/{keys.FLOPS_PER_SAMPLE}", "{:,.0f}", False),
+    Column("ms/4096", f"costs/{keys.LATENCY_MS_PER_BATCH}", "{:.2f}", False),
+    Column("train samples/s", f"costs/{keys.TRAIN_SAMPLES_PER_S}", "{:,.0f}", False),
 )
 GROUP = ("model", "dataset")
+REQUIRED = ("model", "dataset", "seed")
+
+
+class ResultsError(ValueError):
+    """Input that cannot be tabulated: no results under a folder, a malformed file, a bad key."""
 
 
 def load_results(root: Path) -> list[dict[str, Any]]:
-    """Every ``results.json`` below ``root``, in path order."""
-    return [json.loads(p.read_text()) for p in sorted(root.rglob(RESULTS_FILE))]
+    """Every ``results.json`` below ``root``, in path order; a malformed one is named."""
+    results = []
+    for path in sorted(root.rglob(RESULTS_FILE)):
+        try:
+            result = json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            raise ResultsError(f"malformed {path}: {err}") from err
+        if not isinstance(result, dict) or any(k not in result for k in REQUIRED):
+            raise ResultsError(f"malformed {path}: not an object with keys {', '.join(REQUIRED)}")
+        results.append(result)
+    return results
+
+
+def require_results(root: Path) -> list[dict[str, Any]]:
+    """``load_results``, failing when ``root`` holds no run (a typo'd or unfinished folder)."""
+    results = load_results(root) if root.is_dir() else []
+    if not results:
+        raise ResultsError(f"no {RESULTS_FILE} found under {root}")
+    return results
 
 
 def _fusion_tag(config: dict[str, Any]) -> str:
@@ -51,7 +86,7 @@ def _fusion_tag(config: dict[str, Any]) -> str:
     return f"+fusion:{tag}" + (f"x{towers}" if towers > 1 else "")
 
 
-def _config_value(config: dict[str, Any], dotted: str) -> Any:
+def config_value(config: dict[str, Any], dotted: str) -> Any:
     """``config["a"]["b"]`` for ``"a.b"``; None when absent (or AFE is off for ``afe.*``)."""
     if dotted.startswith("afe.") and config.get("afe", {}).get("variant") == "none":
         return None
@@ -73,77 +108,107 @@ def run_label(result: dict[str, Any], by: tuple[str, ...] = ()) -> str:
         label += f"+afe:{afe['variant']}{order}{budget}"
     if "test/tower0/auc" in result.get("metrics", {}):
         label += _fusion_tag(config)
-    values = {key: _config_value(config, key) for key in by}
+    values = {key: config_value(config, key) for key in by}
     return label + "".join(f" {k}={v}" for k, v in values.items() if v is not None)
 
 
-def _value(result: dict[str, Any], path: str) -> float | None:
+def result_value(result: dict[str, Any], path: str) -> float | None:
+    """The number at ``section/key`` (e.g. ``costs/params/total``); None when absent."""
     section, key = path.split("/", 1)
     value = result.get(section, {}).get(key)
     return None if value is None else float(value)
 
 
-def aggregate(results: list[dict[str, Any]], by: tuple[str, ...] = ()) -> pl.DataFrame:
-    """One row per (model, dataset): ``seeds``, and ``<header>`` / ``<header> std`` per column.
-
-    Sorted by mean test AUC, best first. The std is the sample std over seeds (null for one seed).
-    """
-    runs = pl.DataFrame(
+def run_frame(
+    results: list[dict[str, Any]], by: tuple[str, ...] = (), columns: Sequence[Column] = COLUMNS
+) -> pl.DataFrame:
+    """One row per run: its label (``model``), ``dataset``, ``seed`` and every column's value."""
+    return pl.DataFrame(
         [
             {
                 "model": run_label(r, by),
                 "dataset": r["dataset"],
                 "seed": r["seed"],
-                **{h: _value(r, path) for h, path, _, _ in COLUMNS},
+                **{c.header: result_value(r, c.path) for c in columns},
             }
             for r in results
         ],
         schema={**dict.fromkeys(GROUP, pl.String), "seed": pl.Int64}
-        | {h: pl.Float64 for h, *_ in COLUMNS},
-    )
-    stats = [pl.len().alias("seeds")]
-    for header, _, _, spread in COLUMNS:
-        stats.append(pl.col(header).mean())
-        if spread:
-            stats.append(pl.col(header).std().alias(f"{header} std"))
-    first_seen = runs.with_row_index("order").group_by(GROUP).agg(pl.col("order").min())
-    table = runs.group_by(GROUP).agg(stats).join(first_seen, on=list(GROUP))
-    return table.sort(["test AUC", "order"], descending=[True, False], nulls_last=True).drop(
-        "order"
+        | {c.header: pl.Float64 for c in columns},
     )
 
 
-def _cells(row: dict[str, Any]) -> list[str]:
+def aggregate_runs(
+    runs: pl.DataFrame, columns: Sequence[Column] = COLUMNS, group: Sequence[str] = GROUP
+) -> pl.DataFrame:
+    """One row per ``group`` (in first-seen order): ``seeds`` (runs), ``<header>`` and, for spread
+    columns, ``<header> std``.
+
+    Missing values are skipped; the std is numpy's sample std (ddof=1), null under two values.
+    """
+    rows = []
+    for keys_, part in runs.group_by(list(group), maintain_order=True):
+        row: dict[str, Any] = {**dict(zip(group, keys_, strict=True)), "seeds": part.height}
+        for c in columns:
+            values = part[c.header].drop_nulls().to_numpy()
+            row[c.header] = float(np.mean(values)) if values.size else None
+            if c.spread:
+                row[f"{c.header} std"] = float(np.std(values, ddof=1)) if values.size > 1 else None
+        rows.append(row)
+    schema: dict[str, Any] = {g: runs.schema[g] for g in group} | {"seeds": pl.Int64}
+    for c in columns:
+        schema[c.header] = pl.Float64
+        if c.spread:
+            schema[f"{c.header} std"] = pl.Float64
+    return pl.DataFrame(rows, schema=schema)
+
+
+def best_first(table: pl.DataFrame) -> pl.DataFrame:
+    """Sorted by mean test AUC, best first; ties (and missing AUCs, last) keep their order."""
+    return table.sort("test AUC", descending=True, nulls_last=True, maintain_order=True)
+
+
+def aggregate(results: list[dict[str, Any]], by: tuple[str, ...] = ()) -> pl.DataFrame:
+    """The summary table: one row per (model, dataset) over ``COLUMNS``, best first."""
+    return best_first(aggregate_runs(run_frame(results, by), COLUMNS))
+
+
+def format_cell(value: float | None, std: float | None, fmt: str) -> str:
+    """``mean ± std`` (or the value alone); ``-`` when missing."""
+    if value is None or math.isnan(value):
+        return "-"
+    return f"{fmt.format(value)} ± {fmt.format(std)}" if std is not None else fmt.format(value)
+
+
+def _cells(row: dict[str, Any], columns: Sequence[Column]) -> list[str]:
     cells = [row["model"], row["dataset"], str(row["seeds"])]
-    for header, _, fmt, spread in COLUMNS:
-        mean, std = row[header], row.get(f"{header} std")
-        if mean is None or math.isnan(mean):
-            cells.append("-")
-        elif spread and std is not None:
-            cells.append(f"{fmt.format(mean)} ± {fmt.format(std)}")
-        else:
-            cells.append(fmt.format(mean))
+    for c in columns:
+        std = row.get(f"{c.header} std") if c.spread else None
+        cells.append(format_cell(row[c.header], std, c.fmt))
     return cells
 
 
-def _headers() -> list[str]:
-    return ["model", "dataset", "seeds", *(c[0] for c in COLUMNS)]
+def _headers(columns: Sequence[Column]) -> list[str]:
+    return [*GROUP, "seeds", *(c.header for c in columns)]
 
 
-def results_table(table: pl.DataFrame, title: str = "REACTION results") -> Table:
+def results_table(
+    table: pl.DataFrame, title: str = "REACTION results", columns: Sequence[Column] = COLUMNS
+) -> Table:
     """The aggregated table for the terminal."""
     rich_table = Table(title=title)
-    for header in _headers():
+    for header in _headers(columns):
         rich_table.add_column(header, justify="left" if header in GROUP else "right")
     for row in table.iter_rows(named=True):
-        rich_table.add_row(*_cells(row))
+        rich_table.add_row(*_cells(row, columns))
     return rich_table
 
 
-def to_markdown(table: pl.DataFrame) -> str:
+def to_markdown(table: pl.DataFrame, columns: Sequence[Column] = COLUMNS) -> str:
     """A GitHub table, as pasted into experiment READMEs and closing notes."""
-    lines = ["| " + " | ".join(_headers()) + " |", "|" + "---|" * len(_headers())]
-    lines += ["| " + " | ".join(_cells(row)) + " |" for row in table.iter_rows(named=True)]
+    headers = _headers(columns)
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_cells(row, columns)) + " |" for row in table.iter_rows(named=True)]
     return "\n".join(lines) + "\n"
 
 
@@ -155,9 +220,10 @@ def main() -> None:
         "--by", action="append", default=[], help="also group by a config key, e.g. afe.mi_retain"
     )
     args = parser.parse_args()
-    results = load_results(args.root)
-    if not results:
-        raise SystemExit(f"no {RESULTS_FILE} found under {args.root}")
+    try:
+        results = require_results(args.root)
+    except ResultsError as err:
+        raise SystemExit(str(err)) from None
     table = aggregate(results, tuple(args.by))
     wide_console().print(results_table(table))
     if args.write:

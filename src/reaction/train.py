@@ -15,6 +15,7 @@ from torch import nn
 
 from reaction.afe import PLAN_FILE, AFEPlan, build_net
 from reaction.afe.fit import afe_config, afe_costs, fit_for_data
+from reaction.callbacks.resume import RunConfigRecord
 from reaction.callbacks.throughput import TrainThroughput
 from reaction.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
@@ -22,9 +23,12 @@ from reaction.fusion.objective import FusionObjective, fusion_config
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
 from reaction.models.reaction import served_module
-from reaction.runs import load_run
+from reaction.runs import checkpoint_plan, load_run
+from reaction.utils.checkpoints import checkpoint_dir, resume_checkpoint
 from reaction.utils.loggers import finish, log_config, log_final
 from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
+from reaction.utils.validation import validate_config
+from reaction.utils.wandb_artifacts import log_artifacts
 from reaction.utils.wandb_mode import ensure_wandb_mode
 
 
@@ -80,30 +84,38 @@ def _afe_summary(plan: AFEPlan | None) -> dict[str, Any] | None:
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one experiment and return the ``results.json`` payload (written by rank zero)."""
     ensure_wandb_mode()
-    afe = afe_config(cfg.get("afe"))  # validated before any data is read
-    fusion_config(OmegaConf.to_container(cfg.fusion, resolve=True) if cfg.get("fusion") else None)
+    validate_config(cfg)  # every config mistake at once, before any data is read
+    afe = afe_config(cfg.get("afe"))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    record = RunConfigRecord(resolved)  # stored in every checkpoint
+    resume_from = resume_checkpoint(cfg.get("resume"), cfg.paths.output_dir)
+    if resume_from is not None:
+        record.check(resume_from)  # before any data is read or any state restored
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()
     feature_map = datamodule.feature_map
-    plan = fit_for_data(afe, datamodule.data, cfg.model.net.get("embedding_dim"))
+    # A resumed run keeps the plan its checkpoint was trained with (never refits it).
+    plan = (
+        checkpoint_plan(resume_from)
+        if resume_from is not None and afe.enabled
+        else fit_for_data(afe, datamodule.data, cfg.model.net.get("embedding_dim"))
+    )
     # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
     factory = instantiate(cfg.model.net, _partial_=True)
     net = build_net(factory, feature_map, plan)
     module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion"), net))
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
-    trainer: L.Trainer = instantiate(
-        cfg.trainer, callbacks=_instantiate_all(cfg.get("callbacks")), logger=loggers or False
-    )
-    resolved = OmegaConf.to_container(cfg, resolve=True)
+    callbacks = [*_instantiate_all(cfg.get("callbacks")), record]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     fingerprints = {"feature_map": feature_map.fingerprint()}
     if plan is not None:
         fingerprints["afe_plan"] = plan.fingerprint()
     try:
         log_config(loggers, resolved, fingerprints)
-        trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
-            plan.save(Path(cfg.paths.output_dir) / "checkpoints" / PLAN_FILE)
+            plan.save(checkpoint_dir(cfg.paths.output_dir) / PLAN_FILE)
         trainer.test(module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"))
         metrics = _final_metrics(trainer)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
@@ -127,16 +139,19 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
         if trainer.is_global_zero:
             write_json_atomic(Path(cfg.paths.output_dir) / RESULTS_FILE, results)
+            log_artifacts(loggers, Path(cfg.paths.output_dir), trainer.ckpt_path, results)
         return results
     finally:
         finish(loggers)
 
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Console entry point; returns the best val AUC so Hydra sweepers can optimise it."""
-    results = train(cfg)
-    return results["metrics"].get(keys.VAL_AUC)
+def main(cfg: DictConfig) -> float | tuple[float, ...] | None:
+    """Console entry point; returns ``optimized_metrics`` (default: the best val AUC) so Hydra
+    sweepers can optimise them -- a tuple for Optuna's multi-objective search."""
+    from reaction.sweeps import sweep_objective
+
+    return sweep_objective(cfg, train(cfg))
 
 
 if __name__ == "__main__":

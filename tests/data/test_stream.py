@@ -28,26 +28,6 @@ NUM_ROWS = sum(n for n, _ in FILES)
 BATCH = 64
 
 
-@pytest.fixture(scope="module")
-def shards(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Preprocessed-like files; ``rid`` is the global row id, the other columns derive from it."""
-    root = tmp_path_factory.mktemp("shards")
-    paths, start = [], 0
-    for i, (n, group) in enumerate(FILES):
-        rid = np.arange(start, start + n, dtype=np.int32)
-        table = pa.table(
-            {
-                "rid": rid,
-                "f1": (rid * 7 % 1000).astype(np.int32),
-                "click": (rid % 2).astype(np.float32),
-            }
-        )
-        pq.write_table(table, root / f"part{i}.parquet", row_group_size=group)
-        paths.append(root / f"part{i}.parquet")
-        start += n
-    return paths
-
-
 def make_stream(paths: list[Path], **overrides: object) -> ParquetBatchStream:
     args: dict[str, object] = {
         "paths": paths,
@@ -268,6 +248,7 @@ def test_train_dataloader_starts_at_trainer_epoch(tmp_path: Path) -> None:
     )
     datamodule.prepare_and_setup()
     datamodule.trainer = L.Trainer(logger=False, max_epochs=9)
-    datamodule.trainer.fit_loop.epoch_progress.current.completed = 5
+    progress = datamodule.trainer.fit_loop.epoch_progress.current
+    progress.completed = progress.processed = 5
     assert datamodule.trainer.current_epoch == 5
     assert datamodule.train_dataloader().dataset.epoch == 5

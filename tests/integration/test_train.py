@@ -45,18 +45,21 @@ def test_every_model_config_runs_fast_dev_run(train_cfg, model: str) -> None:
     assert 0.0 <= results["metrics"][keys.TEST_AUC] <= 1.0
 
 
-def test_wandb_offline_run_records_config_metrics_and_costs(train_cfg, monkeypatch) -> None:
+def test_wandb_offline_run_records_config_metrics_and_costs(
+    train_cfg, monkeypatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.setenv("WANDB_DATA_DIR", str(tmp_path / "wandb_data"))  # artifact staging, not ~
     cfg = train_cfg("model=lr", "logger=wandb", "seed=7", "trainer.log_every_n_steps=5")
     results = train(cfg)
     run_files = list(Path(cfg.paths.output_dir).glob("wandb/offline-run-*/run-*.wandb"))
     assert len(run_files) == 1
     run = read_run(run_files[0])
-    assert run["run"] == {
+    assert {k: v for k, v in run["run"].items() if k != "id"} == {
         "project": "reaction",
         "group": "default",
-        "name": "lr-synthetic-s7",
-        "tags": ["synthetic", "lr"],
+        "name": "lr-s7",
+        "tags": ["data:synthetic", "model:lr", "afe:none", "fusion:none", "seed:7"],
         "job_type": "train",
     }
     assert run["config"]["seed"] == 7 and run["config"]["model"]["name"] == "lr"
@@ -96,15 +99,3 @@ def test_file_loggers_write_their_logs(train_cfg, logger: str, pattern: str) -> 
     cfg = train_cfg("model=lr", f"logger={logger}", "debug=fast_dev_run")
     train(cfg)
     assert list(Path(cfg.paths.output_dir).glob(pattern)), pattern
-
-
-@pytest.mark.ddp
-def test_ddp_sim_two_cpu_processes_train_and_write_one_results_file(
-    data_dir: Path, tmp_path: Path
-) -> None:
-    """trainer=ddp_sim: gloo on 2 CPU processes, launched the way users launch DDP (the CLI)."""
-    run_dir = tmp_path / "ddp_run"
-    results = _run_cli(run_dir, data_dir, "model=dnn", "trainer=ddp_sim", "trainer.max_epochs=1")
-    assert results["config"]["trainer"]["devices"] == 2
-    assert 0.5 < results["metrics"][keys.TEST_AUC] < 1.0
-    assert len(list(run_dir.rglob("results.json"))) == 1

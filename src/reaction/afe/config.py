@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
 from reaction.info.estimators import CORRECTIONS, Correction
+from reaction.utils.config import ConfigError
 
 Variant = Literal["none", "paper", "extended"]
 Ranking = Literal["greedy", "random"]
 DimPolicy = Literal["uniform", "relevance"]
 VARIANTS: tuple[str, ...] = ("none", "paper", "extended")
+# Read by variant="extended" only (reaction.afe.plan); the paper's selector ignores them.
+EXTENSION_KEYS = (
+    "mi_retain",
+    "tail_buckets",
+    "value_shrinkage",
+    "dim_policy",
+    "min_dim",
+    "subspace_dim",
+    "ib_beta",
+)
 
 
 @dataclass(frozen=True)
@@ -61,25 +72,49 @@ class AFEConfig:
                 not 0 <= self.mi_threshold <= 1,
                 f"mi_threshold={self.mi_threshold} (allowed: [0, 1])",
             ),
-            (self.ranking not in ("greedy", "random"), f"ranking={self.ranking!r}"),
-            (not 0 <= self.redundancy_ratio < 1, f"redundancy_ratio={self.redundancy_ratio}"),
+            (
+                self.ranking not in ("greedy", "random"),
+                f"ranking={self.ranking!r} (allowed: greedy, random)",
+            ),
+            (
+                not 0 <= self.redundancy_ratio < 1,
+                f"redundancy_ratio={self.redundancy_ratio} (allowed: [0, 1))",
+            ),
             (self.redundancy_z < 0, f"redundancy_z={self.redundancy_z} (allowed: >= 0)"),
-            (self.correction not in CORRECTIONS, f"correction={self.correction!r}"),
-            (self.null_permutations < 1, f"null_permutations={self.null_permutations}"),
-            (not 0 <= self.null_quantile <= 1, f"null_quantile={self.null_quantile}"),
-            (self.pair_sample_rows < 1, f"pair_sample_rows={self.pair_sample_rows}"),
+            (
+                self.correction not in CORRECTIONS,
+                f"correction={self.correction!r} (allowed: {CORRECTIONS})",
+            ),
+            (
+                self.null_permutations < 1,
+                f"null_permutations={self.null_permutations} (allowed: >= 1)",
+            ),
+            (
+                not 0 <= self.null_quantile <= 1,
+                f"null_quantile={self.null_quantile} (allowed: [0, 1])",
+            ),
+            (
+                self.pair_sample_rows < 1,
+                f"pair_sample_rows={self.pair_sample_rows} (allowed: >= 1)",
+            ),
             (self.pair_shuffles < 0, f"pair_shuffles={self.pair_shuffles} (allowed: >= 0)"),
             (
                 self.pair_min_rows_per_cell < 0,
-                f"pair_min_rows_per_cell={self.pair_min_rows_per_cell}",
+                f"pair_min_rows_per_cell={self.pair_min_rows_per_cell} (allowed: >= 0)",
             ),
             (
                 self.mi_retain is not None and not 0 < self.mi_retain <= 1,
                 f"mi_retain={self.mi_retain} (allowed: null or (0, 1])",
             ),
             (self.tail_buckets < 1, f"tail_buckets={self.tail_buckets} (allowed: >= 1)"),
-            (self.value_shrinkage < 0, f"value_shrinkage={self.value_shrinkage}"),
-            (self.dim_policy not in ("uniform", "relevance"), f"dim_policy={self.dim_policy!r}"),
+            (
+                self.value_shrinkage < 0,
+                f"value_shrinkage={self.value_shrinkage} (allowed: >= 0)",
+            ),
+            (
+                self.dim_policy not in ("uniform", "relevance"),
+                f"dim_policy={self.dim_policy!r} (allowed: uniform, relevance)",
+            ),
             (self.min_dim < 1, f"min_dim={self.min_dim} (allowed: >= 1)"),
             (
                 self.subspace_dim is not None and self.subspace_dim < 1,
@@ -91,9 +126,25 @@ class AFEConfig:
                 f"ib_beta={self.ib_beta} needs a subspace_dim (the bottleneck it regularises)",
             ),
         ]
-        bad = [message for failed, message in problems if failed]
+        bad = [f"afe.{message}" for failed, message in problems if failed]
         if bad:
-            raise ValueError(f"invalid afe config: {'; '.join(bad)}")
+            raise ConfigError(bad, "afe config")
+
+    def unread_keys(self) -> dict[str, str]:
+        """Keys set away from their default that this config never reads, and why: a silent
+        no-op that looks like an experiment (``afe=paper afe.dim_policy=relevance``)."""
+        if self.variant == "none":
+            unread = {f.name: "AFE is off (afe=none)" for f in fields(self) if f.name != "variant"}
+        elif self.variant != "extended":
+            unread = dict.fromkeys(EXTENSION_KEYS, "only afe=extended reads it")
+        else:
+            unread = {}
+            if self.mi_retain is None:
+                unread |= dict.fromkeys(("tail_buckets", "value_shrinkage"), "needs afe.mi_retain")
+            if self.dim_policy != "relevance":
+                unread["min_dim"] = "needs afe.dim_policy=relevance"
+        default = AFEConfig()
+        return {k: why for k, why in unread.items() if getattr(self, k) != getattr(default, k)}
 
     @property
     def enabled(self) -> bool:
@@ -101,8 +152,10 @@ class AFEConfig:
 
     @property
     def flat_embeddings(self) -> bool:
-        """Whether the embeddings reach the model concatenated (mixed sizes or projected)."""
-        return self.dim_policy != "uniform" or self.subspace_dim is not None
+        """Whether the embeddings reach the model concatenated (mixed sizes or projected): the
+        extended variant's ``dim_policy=relevance`` or ``subspace_dim``."""
+        extensions = self.dim_policy != "uniform" or self.subspace_dim is not None
+        return self.variant == "extended" and extensions
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

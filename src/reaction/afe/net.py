@@ -142,6 +142,12 @@ def _model_class(factory: NetFactory) -> Callable[..., nn.Module]:
     return factory.func if isinstance(factory, functools.partial) else factory
 
 
+def takes_flat_embeddings(model: Callable[..., nn.Module]) -> bool:
+    """Whether a model class takes its embeddings concatenated (an ``embedding`` argument, e.g.
+    DNN, REACTION): what ``afe.dim_policy=relevance`` and ``afe.subspace_dim`` need."""
+    return "embedding" in inspect.signature(model).parameters
+
+
 def build_net(factory: NetFactory, feature_map: FeatureMap, plan: AFEPlan | None) -> nn.Module:
     """The model on all fields (no plan), or ``AFENet`` around the model on the plan's fields.
 
@@ -156,7 +162,7 @@ def build_net(factory: NetFactory, feature_map: FeatureMap, plan: AFEPlan | None
         return AFENet(plan, feature_map, factory(feature_map=compact))
     model = _model_class(factory)
     params = inspect.signature(model).parameters
-    if "embedding" not in params:
+    if not takes_flat_embeddings(model):
         raise ValueError(
             f"{model.__name__} embeds each field at one size; afe.dim_policy=relevance and "
             "afe.subspace_dim need a model with flat embeddings (e.g. model=dnn), or set "

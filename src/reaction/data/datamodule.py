@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import lightning as L
+import torch
 from torch.utils.data import DataLoader
 
 from reaction.data.preprocess import (
@@ -29,6 +31,9 @@ class CTRDataModule(L.LightningDataModule):
     ``prepare_data`` materialises the raw files and builds (or reuses) the cache; ``setup`` only
     opens the validated cache, so every rank sees the same feature map. Training batches are
     shuffled per epoch: add :class:`reaction.callbacks.stream_epoch.StreamEpochCallback`.
+
+    The training stream's position (epoch, batches this rank consumed) is part of every
+    checkpoint (``state_dict``), so a resumed run continues mid-epoch with the next unseen batch.
     """
 
     def __init__(
@@ -57,6 +62,7 @@ class CTRDataModule(L.LightningDataModule):
         self.seed = seed
         self._raw: RawSplits | None = None
         self._data: PreprocessedData | None = None
+        self._resume: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
         """Rank 0 only (per node): write raw files if needed, build the cache if needed."""
@@ -112,11 +118,51 @@ class CTRDataModule(L.LightningDataModule):
             info["input"] = summary()
         return info
 
+    def state_dict(self) -> dict[str, Any]:
+        """The training stream's position, saved in every checkpoint (also mid-epoch ones)."""
+        if self.trainer is None:
+            return {}
+        progress = self.trainer.fit_loop.epoch_loop.batch_progress.current
+        position = {"epoch": self.trainer.current_epoch, "batches": progress.processed}
+        return {"train_position": {**position, **self._layout()}}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Remember where the checkpointed epoch stopped (used by ``train_dataloader``)."""
+        self._resume = state.get("train_position")
+
+    def _layout(self) -> dict[str, int]:
+        """What a stream position depends on: another layout cuts the epoch differently."""
+        return {
+            "batch_size": self.batch_size,
+            "num_workers": self.num_workers,
+            "world_size": self.trainer.world_size if self.trainer is not None else 1,
+            "seed": self.seed,
+        }
+
+    def _resume_stream(self, stream: ParquetBatchStream, epoch: int) -> None:
+        """Skip the batches the checkpoint already trained on, if it stopped inside ``epoch``."""
+        position = self._resume
+        if position is None or position["epoch"] != epoch:
+            return
+        changed = {k: (position[k], v) for k, v in self._layout().items() if position[k] != v}
+        if changed:
+            detail = ", ".join(f"{k} {old} -> {new}" for k, (old, new) in changed.items())
+            raise ValueError(
+                f"cannot resume inside epoch {epoch}: the checkpoint's stream position was taken "
+                f"with another data layout ({detail}); resume with the same settings or from an "
+                f"epoch-end checkpoint"
+            )
+        stream.resume(epoch, position["batches"])
+
     def train_dataloader(self) -> DataLoader:
-        stream = self._stream("train", self.batch_size, shuffle=True)
-        # The first epoch's iterator exists before any epoch hook (see StreamEpochCallback);
-        # starting from the trainer's epoch also makes a resumed run continue the shuffle schedule.
-        stream.set_epoch(self.trainer.current_epoch if self.trainer is not None else 0)
+        stream = self._stream("train", self.batch_size, shuffle=True, equal_batches=True)
+        # The first epoch's iterator exists before any epoch hook (see StreamEpochCallback), so
+        # it starts at the epoch the loop will run: after an epoch-end checkpoint Lightning runs
+        # the next epoch (processed = epochs done) on this iterator, after a mid-epoch one the
+        # interrupted epoch (processed = its index), whose consumed batches are skipped.
+        epoch = self.trainer.fit_loop.epoch_progress.current.processed if self.trainer else 0
+        stream.set_epoch(epoch)
+        self._resume_stream(stream, epoch)
         return self._loader(stream)
 
     def val_dataloader(self) -> DataLoader:
@@ -130,7 +176,9 @@ class CTRDataModule(L.LightningDataModule):
             self._raw = self.raw_source.prepare()
         return self._raw
 
-    def _stream(self, split: str, batch_size: int, shuffle: bool) -> ParquetBatchStream:
+    def _stream(
+        self, split: str, batch_size: int, shuffle: bool, equal_batches: bool = False
+    ) -> ParquetBatchStream:
         fm = self.feature_map
         return ParquetBatchStream(
             paths=[self.data.split_path(split)],
@@ -140,14 +188,20 @@ class CTRDataModule(L.LightningDataModule):
             shuffle=shuffle,
             shuffle_buffer_row_groups=self.shuffle_buffer_row_groups,
             seed=self.seed,
+            equal_batches=equal_batches,
         )
 
     def _loader(self, stream: ParquetBatchStream) -> DataLoader:
-        """Batches are made by the stream, hence ``batch_size=None``."""
+        """Batches are made by the stream, hence ``batch_size=None``.
+
+        The loader gets its own generator: otherwise creating an iterator draws from the global
+        torch RNG, and a resumed run (one iterator fewer) would continue with other dropout masks.
+        """
         return DataLoader(
             stream,
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=False,
             pin_memory=False,
+            generator=torch.Generator().manual_seed(self.seed),
         )

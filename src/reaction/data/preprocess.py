@@ -248,19 +248,23 @@ def _value_exprs(
     return exprs + [pl.col(f) for f in raw.categorical]
 
 
+def encode_field(
+    value: pl.Expr, vocab: pl.DataFrame, name: str, dtype: type[pl.DataType] = pl.Int32
+) -> pl.Expr:
+    """One field's values -> ids: null -> MISSING_ID, rare/unseen -> OOV_ID, else its id.
+
+    The single definition of the id rule, shared by preprocessing and the serving encoder.
+    """
+    ids = value.replace_strict(vocab["value"], vocab["id"], default=OOV_ID, return_dtype=dtype)
+    return pl.when(value.is_null()).then(pl.lit(MISSING_ID, dtype)).otherwise(ids).alias(name)
+
+
 def _encode(values: pl.LazyFrame, raw: RawSplits, vocabs: list[pl.DataFrame]) -> pl.LazyFrame:
-    """Field values -> Int32 ids (null -> MISSING_ID, rare/unseen -> OOV_ID); labels -> Float32."""
-    exprs = []
-    for field, vocab in zip(raw.fields, vocabs, strict=True):
-        ids = pl.col(field).replace_strict(
-            vocab["value"], vocab["id"], default=OOV_ID, return_dtype=pl.Int32
-        )
-        exprs.append(
-            pl.when(pl.col(field).is_null())
-            .then(pl.lit(MISSING_ID, pl.Int32))
-            .otherwise(ids)
-            .alias(field)
-        )
+    """Field values -> Int32 ids (``encode_field``); labels -> Float32."""
+    exprs = [
+        encode_field(pl.col(field), vocab, field)
+        for field, vocab in zip(raw.fields, vocabs, strict=True)
+    ]
     exprs += [pl.col(c).cast(pl.Float32) for c in raw.labels]
     return values.select(exprs)
 

@@ -3,6 +3,11 @@
 Unlike a per-row loader that shards only by worker (so every DDP rank reads all the data), each
 (rank, worker) pair reads a disjoint contiguous slice of the global row space and only the row
 groups that overlap it. Whole row groups go pyarrow -> numpy -> torch; there is no per-row Python.
+
+Two guarantees that distributed, preemptible training needs (``tests/data/test_stream_ddp.py``):
+every rank yields the same number of batches per epoch (DDP hangs otherwise) without repeating
+or dropping a row, and an epoch can be resumed after ``n`` consumed batches with exactly the
+batches an uninterrupted epoch would have yielded next.
 """
 
 from __future__ import annotations
@@ -41,13 +46,70 @@ def shard_range(num_rows: int, rank: int, world_size: int, worker: int, num_work
     return range(start + n * worker // num_workers, start + n * (worker + 1) // num_workers)
 
 
+def equal_batch_counts(
+    num_rows: int, world_size: int, num_workers: int, batch_size: int
+) -> list[list[int]]:
+    """Batches of every ``[rank][worker]`` so that every rank yields the same number.
+
+    A worker naturally yields ``ceil(rows / batch_size)`` batches, so ranks whose rows differ by
+    one (or whose workers' tails differ) would disagree by a batch and DDP would wait forever.
+    The short ranks instead cut their tails into more, smaller batches (see ``next_batch_size``):
+    every row is still seen exactly once, no row is padded or dropped.
+    """
+    counts = []
+    for rank in range(world_size):
+        rows = [
+            len(shard_range(num_rows, rank, world_size, w, num_workers)) for w in range(num_workers)
+        ]
+        counts.append((rows, [-(-n // batch_size) for n in rows]))
+    target = max(sum(natural) for _, natural in counts)
+    plan = []
+    for rank, (rows, natural) in enumerate(counts):
+        if sum(rows) < target:
+            raise ValueError(
+                f"rank {rank} has {sum(rows)} training rows, fewer than the {target} batches "
+                f"every rank must yield: use fewer processes/workers or more data"
+            )
+        batches = list(natural)
+        for _ in range(target - sum(natural)):  # one more cut where rows per batch is largest
+            w = max(range(num_workers), key=lambda i: rows[i] - batches[i])
+            batches[w] += 1
+        plan.append(batches)
+    return plan
+
+
+def next_batch_size(rows_left: int, batches_left: int, batch_size: int) -> int:
+    """Full batches while the remaining rows allow it; the tail is cut so every batch gets one."""
+    return min(batch_size, rows_left - batches_left + 1)
+
+
+def consumed_per_worker(batches: list[int], consumed: int) -> tuple[list[int], int]:
+    """Which of each worker's batches are among the first ``consumed``, and who is next.
+
+    A DataLoader over an ``IterableDataset`` takes batches from its workers in turn (0, 1, ...)
+    and skips workers that are exhausted, so the yielded order is round-robin over the
+    unfinished workers. Returns the batches taken per worker and the worker whose turn is next
+    (the resumed loader starts its round-robin there).
+    """
+    if not 0 <= consumed <= sum(batches):
+        raise ValueError(f"cannot resume after {consumed} of {sum(batches)} batches")
+    taken, turn = [0] * len(batches), 0
+    while consumed:
+        if taken[turn] < batches[turn]:
+            taken[turn] += 1
+            consumed -= 1
+        turn = (turn + 1) % len(batches)
+    return taken, turn
+
+
 class ParquetBatchStream(IterableDataset):
     """Yields :class:`Batch` objects; use with ``DataLoader(stream, batch_size=None)``.
 
     Every row is visited exactly once per epoch across all ranks and workers. Each shard yields
     full batches of ``batch_size`` except its last one. Per-rank row counts differ by at most 1,
-    so batch counts per rank can differ by one: DDP needs equal counts (or it hangs), which is left
-    to a later layer (e.g. padding or dropping the tail per rank).
+    so batch counts per rank could differ by one; with ``equal_batches`` (training under DDP
+    needs it) short ranks cut their tails finer instead (:func:`equal_batch_counts`).
+    :meth:`resume` makes the next pass over an epoch start after the batches already consumed.
 
     With ``shuffle`` the shard's row-group chunks are permuted by ``(seed, epoch)`` and rows are
     shuffled within a buffer of ``shuffle_buffer_row_groups`` chunks; the order is deterministic
@@ -66,6 +128,7 @@ class ParquetBatchStream(IterableDataset):
         seed: int = 0,
         rank: int | None = None,
         world_size: int | None = None,
+        equal_batches: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1 or shuffle_buffer_row_groups < 1:
@@ -88,7 +151,9 @@ class ParquetBatchStream(IterableDataset):
         self.seed = seed
         self.rank = rank
         self.world_size = world_size
+        self.equal_batches = equal_batches
         self.epoch = 0
+        self._resume: tuple[int, int] | None = None  # (epoch, batches already consumed)
         self._row_groups = self._index_row_groups()
         self._dist = self._capture_dist()
 
@@ -101,18 +166,46 @@ class ParquetBatchStream(IterableDataset):
         self.epoch = epoch
         self._dist = self._capture_dist()
 
+    def resume(self, epoch: int, consumed_batches: int) -> None:
+        """Make the pass over ``epoch`` skip the batches this rank already trained on.
+
+        Only that epoch is affected; the skipped batches are still drawn (and discarded) so the
+        shuffle order of the rest of the epoch is exactly the uninterrupted one.
+        """
+        if consumed_batches < 0:
+            raise ValueError(f"consumed_batches must be >= 0, got {consumed_batches}")
+        self._resume = (epoch, consumed_batches)
+
+    def batches_per_worker(self, rank: int, world_size: int, num_workers: int) -> list[int]:
+        """Batches each worker of ``rank`` yields in one epoch."""
+        if self.equal_batches:
+            plan = equal_batch_counts(self.num_rows, world_size, num_workers, self.batch_size)
+            return plan[rank]
+        return [
+            -(-len(shard_range(self.num_rows, rank, world_size, w, num_workers)) // self.batch_size)
+            for w in range(num_workers)
+        ]
+
     def __iter__(self) -> Iterator[Batch]:
         rank, world_size = self._rank_world()
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info is not None else (0, 1)
-        rows = shard_range(self.num_rows, rank, world_size, worker, num_workers)
+        batches = self.batches_per_worker(rank, world_size, num_workers)
+        skip = [0] * num_workers
+        shard = worker
+        if self._resume is not None and self._resume[0] == self.epoch:
+            # The loader restarts its round-robin at worker 0: rotate the shards so worker 0
+            # serves the shard whose turn was next, and the order continues unchanged.
+            skip, turn = consumed_per_worker(batches, self._resume[1])
+            shard = (worker + turn) % num_workers
+        rows = shard_range(self.num_rows, rank, world_size, shard, num_workers)
         chunks = self._chunks(rows.start, rows.stop)
         rng = None
         if self.shuffle:
-            seq = np.random.SeedSequence([self.seed, self.epoch, rank, worker])
+            seq = np.random.SeedSequence([self.seed, self.epoch, rank, shard])
             rng = np.random.default_rng(seq)
             chunks = [chunks[i] for i in rng.permutation(len(chunks))]
-        return self._batches(chunks, rng)
+        return self._batches(chunks, rng, len(rows), batches[shard], skip[shard])
 
     def _index_row_groups(self) -> list[tuple[int, int, int, int]]:
         """``(file, row_group, global_start, num_rows)`` of every row group, from footers only."""
@@ -166,26 +259,45 @@ class ParquetBatchStream(IterableDataset):
             labels[:, j] = table.column(name).to_numpy()
         return features, labels
 
-    def _batches(self, chunks: list[_Chunk], rng: np.random.Generator | None) -> Iterator[Batch]:
-        """Fill a buffer of chunks, shuffle it, emit full batches; the remainder carries over."""
+    def _batches(
+        self,
+        chunks: list[_Chunk],
+        rng: np.random.Generator | None,
+        num_rows: int,
+        num_batches: int,
+        skip: int,
+    ) -> Iterator[Batch]:
+        """Fill a buffer of chunks, shuffle it, emit batches; the remainder carries over.
+
+        Batch sizes come from :func:`next_batch_size`, so the shard yields exactly
+        ``num_batches``; the first ``skip`` are drawn but not yielded (resume).
+        """
         files: dict[int, pq.ParquetFile] = {}
         group = self.shuffle_buffer_row_groups if rng is not None else 1
-        pending = self._read_empty()
+        features, labels = self._read_empty()
+        emitted = 0
         for i in range(0, len(chunks), group):
-            parts = [pending] + [self._read(c, files) for c in chunks[i : i + group]]
+            parts = [(features, labels)] + [self._read(c, files) for c in chunks[i : i + group]]
             features = np.concatenate([p[0] for p in parts])
             labels = np.concatenate([p[1] for p in parts])
             if rng is not None:
                 order = rng.permutation(len(features))
                 features, labels = features[order], labels[order]
-            full = len(features) - len(features) % self.batch_size
-            for b in range(0, full, self.batch_size):
-                yield self._batch(
-                    features[b : b + self.batch_size], labels[b : b + self.batch_size]
-                )
-            pending = (features[full:], labels[full:])
-        if len(pending[0]):
-            yield self._batch(*pending)
+            start = 0
+            while emitted < num_batches:
+                size = next_batch_size(num_rows, num_batches - emitted, self.batch_size)
+                if len(features) - start < size:
+                    break
+                if emitted >= skip:
+                    yield self._batch(features[start : start + size], labels[start : start + size])
+                start += size
+                num_rows -= size
+                emitted += 1
+            features, labels = features[start:], labels[start:]
+        if emitted != num_batches or len(features):
+            raise RuntimeError(
+                f"stream emitted {emitted} of {num_batches} batches, {len(features)} rows left"
+            )
 
     def _read_empty(self) -> tuple[np.ndarray, np.ndarray]:
         return (

@@ -15,7 +15,8 @@ one partner's worth of fusion, whatever ``T``. ``scale(t)`` is set by the fusion
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 import torch
@@ -25,10 +26,17 @@ from torch import nn
 from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
 from reaction.fusion.schedules import FusionSchedule
 from reaction.fusion.towers import TowerOutputs
-from reaction.utils.config import dataclass_from_node
+from reaction.utils.config import ConfigError, dataclass_from_node
 
 FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
 KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
+_READ = {  # the keys each kind reads besides kind, towers and parametrization
+    "none": (),
+    "dtf": ("alpha", "beta", "gamma", "margin", "tau", "schedule"),
+    "entropy_reg": ("entropy_weight", "schedule"),
+    "kd": ("kd_weight", "kd_temperature", "teacher_run", "schedule"),
+    "reparam": ("schedule",),
+}
 
 
 @dataclass(frozen=True)
@@ -50,8 +58,14 @@ class FusionConfig:
     schedule: FusionSchedule = field(default_factory=FusionSchedule)
 
     def __post_init__(self) -> None:
-        if isinstance(self.schedule, dict):
-            object.__setattr__(self, "schedule", FusionSchedule(**self.schedule))
+        schedule_problems: list[str] = []
+        if isinstance(self.schedule, Mapping):
+            try:
+                schedule = dataclass_from_node(FusionSchedule, self.schedule, "fusion.schedule")
+            except ValueError as error:  # reported with the other problems
+                schedule_problems = getattr(error, "problems", [str(error)])
+                schedule = FusionSchedule()
+            object.__setattr__(self, "schedule", schedule)
         weights = {
             k: getattr(self, k) for k in ("alpha", "beta", "gamma", "entropy_weight", "kd_weight")
         }
@@ -75,18 +89,50 @@ class FusionConfig:
                 "fusion=kd needs fusion.teacher_run=<a trained run directory>",
             ),
         ]
-        bad = [message for failed, message in problems if failed]
+        bad = [message for failed, message in problems if failed] + schedule_problems
         if bad:
-            raise ValueError(f"invalid fusion config: {'; '.join(bad)}")
+            raise ConfigError(bad, "fusion config")
+
+    def unread_keys(self) -> dict[str, str]:
+        """Keys set away from their default that ``kind`` never reads, and why: a silent no-op
+        that looks like an experiment (``fusion=none +fusion.alpha=0.1``)."""
+        read = {"kind", "towers", "parametrization", *_READ.get(self.kind, ())}
+        default = FusionConfig()
+        return {
+            f.name: f"fusion.kind={self.kind!r} does not read it"
+            for f in fields(self)
+            if f.name not in read and getattr(self, f.name) != getattr(default, f.name)
+        }
 
 
 def _pairs(num_towers: int) -> list[tuple[int, int]]:
     return list(itertools.combinations(range(num_towers), 2))
 
 
-def fusion_config(node: dict[str, Any] | None) -> FusionConfig:
+def fusion_config(node: Mapping[str, Any] | None) -> FusionConfig:
     """``FusionConfig`` from the ``fusion`` config node; unknown keys are refused by name."""
     return dataclass_from_node(FusionConfig, node, "fusion")
+
+
+def is_multi_tower(model: object) -> bool:
+    """Whether a net, or a model class, has towers (``num_towers``, e.g. REACTION): what every
+    fusion kind but ``none`` trains through. CTRModule asks it of the built net, start-up
+    validation (``reaction.utils.validation``) of the configured class."""
+    return getattr(model, "num_towers", None) is not None
+
+
+def single_tower_problem(kind: str, model: object) -> str:
+    """The error for a fusion ``kind`` given a model without towers (a net or its class)."""
+    name = model.__name__ if isinstance(model, type) else type(model).__name__
+    return f"fusion.kind={kind!r} needs a multi-tower model (model=reaction), got {name}"
+
+
+def serve_problem(serve: object, num_towers: int) -> str | None:
+    """Why ``dtf.serve`` cannot pick one of ``num_towers`` towers, or None."""
+    index = isinstance(serve, int) and not isinstance(serve, bool)
+    if serve == "best" or (index and 0 <= serve < num_towers):
+        return None
+    return f"dtf.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})"
 
 
 class FusionObjective(nn.Module):

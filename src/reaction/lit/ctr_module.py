@@ -13,11 +13,37 @@ from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 
 from reaction.data.batch import Batch
-from reaction.fusion.objective import FusionConfig, FusionObjective
+from reaction.fusion.objective import (
+    FusionConfig,
+    FusionObjective,
+    is_multi_tower,
+    single_tower_problem,
+)
 from reaction.metrics import keys
 from reaction.metrics.ctr import TowerMetrics, ctr_metrics
 from reaction.models.layers.auxiliary import pop_auxiliary_losses
 from reaction.models.layers.embedding import split_parameters
+from reaction.utils.config import ConfigError
+
+
+def module_problems(
+    lr: float,
+    weight_decay: float,
+    embedding_lr: float,
+    embedding_weight_decay: float,
+    plateau_factor: float | None,
+) -> list[str]:
+    """What is wrong with the optimizer settings (``conf/module``), each naming key and value;
+    checked by ``CTRModule`` and, before any data is read, by ``reaction.utils.validation``."""
+    rates = {"lr": lr, "embedding_lr": embedding_lr}
+    decays = {"weight_decay": weight_decay, "embedding_weight_decay": embedding_weight_decay}
+    problems = [f"module.{k}={v}: learning rates must be > 0" for k, v in rates.items() if v <= 0]
+    problems += [f"module.{k}={v}: weight decays must be >= 0" for k, v in decays.items() if v < 0]
+    if plateau_factor is not None and not 0 < plateau_factor < 1:
+        problems.append(
+            f"module.plateau_factor={plateau_factor}: plateau_factor must be in (0, 1) or null"
+        )
+    return problems
 
 
 class CTRModule(L.LightningModule):
@@ -46,26 +72,18 @@ class CTRModule(L.LightningModule):
         objective: FusionObjective | None = None,
     ) -> None:
         super().__init__()
-        if lr <= 0 or embedding_lr <= 0:
-            raise ValueError(
-                f"learning rates must be > 0, got lr={lr}, embedding_lr={embedding_lr}"
-            )
-        if weight_decay < 0 or embedding_weight_decay < 0:
-            raise ValueError(
-                f"weight decays must be >= 0, got {weight_decay}, {embedding_weight_decay}"
-            )
-        if plateau_factor is not None and not 0 < plateau_factor < 1:
-            raise ValueError(f"plateau_factor must be in (0, 1) or null, got {plateau_factor}")
+        problems = module_problems(
+            lr, weight_decay, embedding_lr, embedding_weight_decay, plateau_factor
+        )
+        if problems:
+            raise ConfigError(problems, "module config")
         self.save_hyperparameters(ignore=["net", "objective"])
         self.net = net
         self.val_metrics = ctr_metrics("val/", auc_thresholds)
         self.test_metrics = ctr_metrics("test/", auc_thresholds)
-        self.multi_tower = getattr(net, "num_towers", None) is not None
+        self.multi_tower = is_multi_tower(net)
         if objective is not None and not self.multi_tower:
-            raise ValueError(
-                f"fusion.kind={objective.cfg.kind!r} needs a multi-tower model (model=reaction), "
-                f"got {type(net).__name__}"
-            )
+            raise ValueError(single_tower_problem(objective.cfg.kind, net))
         if self.multi_tower:
             self.objective = objective or FusionObjective(FusionConfig(towers=net.num_towers))
             self.val_towers = TowerMetrics("val", net.num_towers, auc_thresholds)

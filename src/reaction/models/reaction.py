@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.fusion.objective import serve_problem
 from reaction.fusion.reparam import ReparamTowers
 from reaction.fusion.towers import Tower, TowerOutputs, TowerStack
 from reaction.models.layers.embedding import flat_input_embedding
@@ -69,10 +70,10 @@ class REACTION(nn.Module):
             raise ValueError(
                 f"fusion.parametrization={parametrization!r} (allowed: independent, reparam)"
             )
-        fixed = serve != "best"
-        if fixed and not (isinstance(serve, int) and 0 <= serve < num_towers):
-            raise ValueError(f"dtf.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})")
-        self.serve_best = not fixed
+        problem = serve_problem(serve, num_towers)
+        if problem:
+            raise ValueError(problem)
+        self.serve_best = serve == "best"
         self.register_buffer("served_index", torch.tensor(0 if self.serve_best else serve))
 
     @property

@@ -1,15 +1,15 @@
-"""Serving a trained net: export to TorchScript / ONNX and the runtimes that check parity."""
+"""Serving a trained net: the input contract, raw-value encoding, runtimes, export and parity."""
 
 from reaction.serving.contract import InputContract
+from reaction.serving.encode import RequestEncoder
 from reaction.serving.export import ONNX, TORCHSCRIPT, Artifact, export_net
 from reaction.serving.parity import (
-    OnnxModel,
     ParityError,
-    TorchScriptModel,
     check_parity,
     measure_parity,
     parity_failures,
 )
+from reaction.serving.runtime import OnnxModel, ServedModel, TorchModel, TorchScriptModel
 
 __all__ = [
     "ONNX",
@@ -18,6 +18,9 @@ __all__ = [
     "InputContract",
     "OnnxModel",
     "ParityError",
+    "RequestEncoder",
+    "ServedModel",
+    "TorchModel",
     "TorchScriptModel",
     "check_parity",
     "export_net",

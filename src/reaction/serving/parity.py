@@ -1,68 +1,24 @@
 """Load exported files as a server would and compare their logits with the PyTorch net's.
 
-Each runtime is built from the file on disk (not from the in-memory export), validates requests
-against the contract stored in that file, and takes numpy ids, as a serving process gets them.
+Each runtime (``reaction.serving.runtime``) is built from the file on disk (not from the
+in-memory export), validates requests against the contract stored in that file, and takes numpy
+ids, as a serving process gets them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
-import onnxruntime as ort
 import torch
 from torch import nn
 
-from reaction.serving.contract import CONTRACT_KEY, InputContract
-from reaction.serving.export import ONNX, TORCHSCRIPT, Artifact
+from reaction.serving.export import Artifact
+from reaction.serving.runtime import LOADERS
 
 
 class ParityError(RuntimeError):
     """An exported model's logits differ from the PyTorch net's by more than the tolerance."""
-
-
-class TorchScriptModel:
-    """``torch.jit.load`` of an exported file: ``(B, F)`` int64 ids -> ``(B,)`` logits."""
-
-    def __init__(self, path: str | Path) -> None:
-        extra = {CONTRACT_KEY: ""}
-        self.module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
-        self.contract = InputContract.from_json(extra[CONTRACT_KEY])
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        self.contract.validate(features)
-        with torch.no_grad():
-            return self.module(torch.from_numpy(features)).numpy()
-
-
-class OnnxModel:
-    """An onnxruntime CPU session of an exported file: ``(B, F)`` int64 ids -> ``(B,)`` logits.
-
-    onnxruntime rejects a wrong dtype or width itself, in its own words; ``__call__`` first
-    names the expected fields, which is what a caller needs to fix the request.
-    """
-
-    def __init__(self, path: str | Path, threads: int | None = None) -> None:
-        options = ort.SessionOptions()
-        # Same thread budget as torch: a parity run must not oversubscribe a shared machine.
-        options.intra_op_num_threads = threads or torch.get_num_threads()
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        metadata = self.session.get_modelmeta().custom_metadata_map
-        self.contract = InputContract.from_json(metadata[CONTRACT_KEY])
-
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        self.contract.validate(features)
-        outputs = self.session.run(
-            [self.contract.output_name], {self.contract.input_name: features}
-        )
-        return outputs[0]
-
-
-LOADERS: dict[str, Callable[[Path], Callable[[np.ndarray], np.ndarray]]] = {
-    TORCHSCRIPT: TorchScriptModel,
-    ONNX: OnnxModel,
-}
 
 
 def measure_parity(
