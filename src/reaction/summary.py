@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -77,13 +77,17 @@ def require_results(root: Path) -> list[dict[str, Any]]:
     return results
 
 
+def fusion_name(fusion: Mapping[str, Any] | None) -> str:
+    """The fusion a run trained with: DTF's schedule name, else the kind (``none``, ``kd``...)."""
+    fusion = fusion or {}
+    kind = fusion.get("kind", "none")
+    return fusion.get("schedule", {}).get("name", kind) if kind == "dtf" else kind
+
+
 def _fusion_tag(config: dict[str, Any]) -> str:
     """``+fusion:<kind or DTF schedule>`` for multi-tower models (those with ``towers`` metrics)."""
-    fusion = config.get("fusion") or {}
-    kind = fusion.get("kind", "none")
-    tag = fusion.get("schedule", {}).get("name", kind) if kind == "dtf" else kind
-    towers = fusion.get("towers", 1)
-    return f"+fusion:{tag}" + (f"x{towers}" if towers > 1 else "")
+    towers = (config.get("fusion") or {}).get("towers", 1)
+    return f"+fusion:{fusion_name(config.get('fusion'))}" + (f"x{towers}" if towers > 1 else "")
 
 
 def config_value(config: dict[str, Any], dotted: str) -> Any:

@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, WandbLogger
 
 from reaction.metrics import keys
-from reaction.summary import run_label
+from reaction.summary import fusion_name, run_label
 
 # W&B summary only: results.json's val/auc already is the best (tested) checkpoint's.
 BEST_VAL_AUC = "best/val_auc"
@@ -88,10 +88,7 @@ def run_tags(
     if afe is not None:
         tags.append(f"afe:{afe['variant']}")
     if fusion is not None:
-        kind = fusion["kind"]
-        tags.append(
-            f"fusion:{fusion.get('schedule', {}).get('name', kind) if kind == 'dtf' else kind}"
-        )
+        tags.append(f"fusion:{fusion_name(fusion)}")
     return [*tags, f"seed:{seed}"]
 
 
