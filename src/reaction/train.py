@@ -24,7 +24,7 @@ from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
 from reaction.models.reaction import served_module
 from reaction.runs import checkpoint_plan, load_run
-from reaction.utils.checkpoints import checkpoint_dir, resume_checkpoint
+from reaction.utils.checkpoints import checkpoint_dir, finished_results, resume_checkpoint
 from reaction.utils.loggers import finish, log_config, log_final
 from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
 from reaction.utils.validation import validate_config
@@ -91,6 +91,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     resume_from = resume_checkpoint(cfg.get("resume"), cfg.paths.output_dir)
     if resume_from is not None:
         record.check(resume_from)  # before any data is read or any state restored
+    if (finished := finished_results(cfg.get("resume"), cfg.paths.output_dir)) is not None:
+        return finished
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()

@@ -119,8 +119,13 @@ def test_the_same_seed_gives_the_same_metrics_twice(train_cfg, tmp_path: Path) -
     assert metrics(6, "other")[keys.TEST_AUC] != first[keys.TEST_AUC]  # the control
 
 
-def test_resuming_a_run_directory_under_another_config_is_refused(train_cfg) -> None:
-    train(train_cfg("model=dnn"))
+def test_a_finished_run_is_not_trained_again_and_another_config_is_refused(train_cfg) -> None:
+    """Re-launching a sweep skips finished trials; a reused directory must match its config."""
+    first = train(train_cfg("model=dnn"))
+    last = Path(first["config"]["paths"]["output_dir"]) / "checkpoints/last.ckpt"
+    written = last.stat().st_mtime_ns
+    assert train(train_cfg("model=dnn")) == first
+    assert last.stat().st_mtime_ns == written  # not trained again
     refused = r"last.ckpt was trained with another config \(model.name: 'dnn' -> 'lr'"
     with pytest.raises(ValueError, match=refused):
         train(train_cfg("model=lr"))  # same run dir, resume=auto

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
+
+from reaction.utils.results import RESULTS_FILE
 
 log = logging.getLogger(__name__)
 
@@ -37,3 +41,16 @@ def resume_checkpoint(setting: str | None, output_dir: str | Path) -> Path | Non
             f"resume={setting}: no such checkpoint file (use auto, never or a .ckpt path)"
         )
     return path
+
+
+def finished_results(setting: str | None, output_dir: str | Path) -> dict[str, Any] | None:
+    """With ``resume=auto``, the results of a run that already finished in ``output_dir``.
+
+    Re-launching a sweep after a preemption then skips its finished trials (instead of training
+    an early-stopped run one more epoch), continues the killed one and starts the rest.
+    """
+    path = Path(output_dir) / RESULTS_FILE
+    if setting != "auto" or not path.is_file():
+        return None
+    log.info("%s exists: the run finished, nothing to resume (resume=never retrains it)", path)
+    return json.loads(path.read_text())
