@@ -78,12 +78,32 @@ def welch_p_values(
     return p_values
 
 
+def unique_runs(results: list[dict[str, Any]], by: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """One run per (label, dataset, seed): a seed counted twice would shrink the std and the
+    p-values. Folders of several sweeps can hold the same run twice (a deterministic re-run: the
+    metrics match, it is kept once); the same seed with other metrics is an error naming both."""
+    kept: dict[tuple[str, str, Any], dict[str, Any]] = {}
+    for result in results:
+        key = (run_label(result, by), result["dataset"], result["seed"])
+        first = kept.setdefault(key, result)
+        if first is result:
+            continue
+        where = [r.get("config", {}).get("paths", {}).get("output_dir") for r in (first, result)]
+        if first.get("metrics") != result.get("metrics"):
+            raise ResultsError(
+                f"{key[0]} seed {key[2]} appears twice with different metrics: {where[0]} and "
+                f"{where[1]}; report them from separate folders or add --by KEY to tell them apart"
+            )
+        log.warning("%s seed %s appears twice (%s, %s): counted once", key[0], key[2], *where)
+    return list(kept.values())
+
+
 def report_table(
     results: list[dict[str, Any]], by: tuple[str, ...] = (), baseline: str | None = None
 ) -> pl.DataFrame:
     """One row per (label, dataset), best test AUC first: ``seeds``, mean and ``<header> std``
     (numpy, ddof=1) of ``REPORT_COLUMNS``, and with a baseline ``p test AUC`` / ``p logloss``."""
-    runs = run_frame(results, by, REPORT_COLUMNS)
+    runs = run_frame(unique_runs(results, by), by, REPORT_COLUMNS)
     table = best_first(aggregate_runs(runs, REPORT_COLUMNS))
     if baseline is None:
         return table
@@ -215,7 +235,7 @@ def write_report(
     the first file is written, so a typo leaves no half report behind."""
     if out is None and len(roots) != 1:
         raise ResultsError(f"{len(roots)} folders given: name the output folder with --out")
-    results = [run for root in roots for run in require_results(root)]
+    results = unique_runs([run for root in roots for run in require_results(root)], by)
     table = report_table(results, by, baseline)
     sweep_tables = {key: sweep_table(results, key, by) for key in sweeps}
     out = out or roots[0] / "report"

@@ -3,6 +3,7 @@ fronts, sweeps, valid files, and clear errors on bad input."""
 
 from __future__ import annotations
 
+import copy
 import re
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from scipy.stats import ttest_ind
 from reaction import report
 from reaction.metrics import keys
 from reaction.report import pareto_front, report_table, sweep_table, write_report
-from reaction.summary import ResultsError, load_results
+from reaction.summary import ResultsError, load_results, require_results
 from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -224,3 +225,18 @@ def test_several_folders_report_as_one_table(tmp_path: Path) -> None:
     report.main([str(tmp_path / "all")])
     both = (tmp_path / "both/report.csv").read_text()
     assert both == (tmp_path / "all/report/report.csv").read_text()
+
+
+def test_a_run_in_two_folders_counts_once_and_a_conflicting_seed_is_refused(
+    tmp_path: Path,
+) -> None:
+    runs = _planted()
+    _write(tmp_path / "a", runs)
+    _write(tmp_path / "b", runs[:1])  # the same run again (a deterministic re-run)
+    table = report_table(require_results(tmp_path / "a") + require_results(tmp_path / "b"))
+    assert table["seeds"].to_list() == report_table(runs)["seeds"].to_list()
+    changed = copy.deepcopy(runs[0])
+    changed["metrics"][keys.TEST_AUC] += 0.01
+    _write(tmp_path / "c", [changed])
+    with pytest.raises(SystemExit, match=f"{runs[0]['model']} seed 0 appears twice with different"):
+        report.main([str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "out")])
