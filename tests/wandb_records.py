@@ -12,6 +12,7 @@ import struct
 from pathlib import Path
 from typing import Any
 
+import wandb
 from wandb.proto import wandb_internal_pb2
 
 _FILE_HEADER = 7
@@ -57,7 +58,13 @@ def _artifact(record: wandb_internal_pb2.ArtifactRecord) -> dict[str, Any]:
 
 def read_run(path: Path) -> dict[str, Any]:
     """``run`` (id, project, group, name, tags, job type), ``config``, ``summary``, ``history``
-    and ``artifacts`` (logged ones, in order)."""
+    and ``artifacts`` (logged ones, in order).
+
+    wandb's service process writes the file; ``run.finish()`` can return before its last block
+    is on disk (a truncated record then fails to parse), so the service is shut down first:
+    ``wandb.teardown()`` waits for it to flush and exit (the next run starts a new one).
+    """
+    wandb.teardown()
     out: dict[str, Any] = {"run": {}, "config": {}, "summary": {}, "history": [], "artifacts": []}
     for payload in _payloads(path.read_bytes()):
         record = wandb_internal_pb2.Record()
