@@ -155,9 +155,6 @@ class _BatchRecorder(RecordingModule):
         super().__init__(rid_column)
         self.batches: list[list[int]] = []
 
-    def on_train_epoch_start(self) -> None:  # not called for an epoch resumed mid-way
-        pass
-
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:  # noqa: ANN001
         self.batches.append(batch.features[:, self.rid_column].tolist())
         return ((self.weight - batch.labels) ** 2).mean()

@@ -14,6 +14,7 @@ Raw feature values become ids with ``reaction.serving.RequestEncoder`` first.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from reaction.runs import TrainedRun
 
 
-class ServedModel:
+class ServedModel(ABC):
     """``(B, F)`` int64 ids -> ``(B,)`` logits, with the contract checked first."""
 
     contract: InputContract
@@ -44,9 +45,9 @@ class ServedModel:
         """Any request ``InputContract.prepare`` accepts (named columns, narrower int types)."""
         return self.logits(self.contract.prepare(request))
 
+    @abstractmethod
     def logits(self, features: np.ndarray) -> np.ndarray:
         """The model on already-validated ids (no checks: call ``__call__`` or ``predict``)."""
-        raise NotImplementedError
 
 
 class TorchModel(ServedModel):
