@@ -6,18 +6,21 @@ Generic properties run for every config in test_models.py.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap, FieldSpec
+from reaction.lit.ctr_module import CTRModule
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters, random_features
 from reaction.models.autoint import AutoIntPlus
 from reaction.models.fibinet import FiBiNET
 from reaction.models.fignn import FiGNN
 from reaction.models.xdeepfm import XDeepFM
+from tests.conftest import compose_train
 
 
 def make_feature_map(vocab_sizes: tuple[int, ...]) -> FeatureMap:
@@ -252,3 +255,43 @@ def test_models_reject_bad_config(build: Callable[[], nn.Module], message: str) 
 def test_zero_embedding_dim_raises(model_cls: type[nn.Module]) -> None:
     with pytest.raises(ValueError, match="embedding_dim must be >= 1, got 0"):
         model_cls(SMALL, embedding_dim=0)
+
+
+def _fibinet_embedding_norm_after_training(embedding_weight_decay: float) -> float:
+    """Mean embedding norm of a small FiBiNET after 300 Adam steps on a planted pair effect."""
+    torch.manual_seed(0)
+    feature_map = make_feature_map((20,) * 12)
+    net = FiBiNET(feature_map, embedding_dim=8, hidden_units=(32, 32))
+    module = CTRModule(
+        net, embedding_lr=3e-3, embedding_weight_decay=embedding_weight_decay, plateau_factor=None
+    )
+    optimizer = module.configure_optimizers()
+    generator = torch.Generator().manual_seed(1)
+    for _ in range(300):
+        x = torch.randint(0, 20, (256, 12), generator=generator)
+        logit = torch.where(x[:, 0] % 2 == x[:, 1] % 2, 1.0, -1.0)  # a pure pair interaction
+        y = torch.bernoulli(torch.sigmoid(logit), generator=generator)
+        loss = nn.functional.binary_cross_entropy_with_logits(net(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return net.embedding(x).norm(dim=-1).mean().item()
+
+
+def test_fibinet_embeddings_survive_its_optimizer_and_collapse_under_the_shared_one(
+    tmp_path: Path,
+) -> None:
+    # FiBiNET's DNN reads only embedding products, so the embedding L2 pull and the data
+    # gradient both scale with the embeddings: the shared 3e-4 drives them to ~0 (the deep part
+    # then outputs a constant); model=fibinet brings its own, smaller, embedding L2.
+    def module_node(model: str):
+        return compose_train([f"model={model}"], tmp_path / "run", tmp_path / "data").module
+
+    shared, own = module_node("dnn"), module_node("fibinet")
+    assert own.embedding_weight_decay < shared.embedding_weight_decay
+    assert {k: v for k, v in own.items() if k != "embedding_weight_decay"} == {
+        k: v for k, v in shared.items() if k != "embedding_weight_decay"
+    }
+    initial = 1e-4 * 8**0.5  # init_std * sqrt(D)
+    assert _fibinet_embedding_norm_after_training(shared.embedding_weight_decay) < initial / 10
+    assert _fibinet_embedding_norm_after_training(own.embedding_weight_decay) > 0.05
