@@ -190,6 +190,18 @@ def test_paper_main_covers_the_papers_baselines_that_exist() -> None:
     assert set(GRID_AXES[("experiment", "paper_main")]["model"].split(",")) <= models
 
 
+def test_bench_measures_every_zoo_model_with_its_shipped_net() -> None:
+    # reaction-bench composes conf/model files into its own `models.<name>` packages: a model
+    # file that only composes inside train.yaml (e.g. one overriding another group) breaks it.
+    zoo = {p.stem for p in (CONF_DIR / "model").glob("*.yaml")} - {"reaction"}
+    with _hydra():
+        cfg = compose("bench")
+    assert set(cfg.models) == zoo
+    for name in zoo:
+        shipped = OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")
+        assert cfg.models[name].net == shipped.net, name
+
+
 @pytest.mark.parametrize("name", list(OPTUNA))
 def test_optuna_searches_compose_with_their_objectives(name: str) -> None:
     directions, metrics, sampler = OPTUNA[name]

@@ -283,7 +283,7 @@ def test_fibinet_embeddings_survive_its_optimizer_and_collapse_under_the_shared_
 ) -> None:
     # FiBiNET's DNN reads only embedding products, so the embedding L2 pull and the data
     # gradient both scale with the embeddings: the shared 3e-4 drives them to ~0 (the deep part
-    # then outputs a constant); model=fibinet brings its own, smaller, embedding L2.
+    # then outputs a constant); conf/model/fibinet.yaml sets a smaller one that the module reads.
     def module_node(model: str):
         return compose_train([f"model={model}"], tmp_path / "run", tmp_path / "data").module
 
