@@ -1,4 +1,4 @@
-"""``reaction-bench``: serving costs per model and data-path throughput, written to bench.json.
+"""``reaction-bench``: serving and training costs per model and data-path throughput (bench.json).
 
 Timing goals live here, not in tests: numbers depend on the machine, so they are measured and
 reported (with the thread count), never asserted.
@@ -7,6 +7,7 @@ reported (with the thread count), never asserted.
 from __future__ import annotations
 
 import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 
 import hydra
 import torch
+import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.table import Table
@@ -24,7 +26,7 @@ from reaction.data.datamodule import CTRDataModule
 from reaction.data.preprocess import load_or_build
 from reaction.data.stream import ParquetBatchStream
 from reaction.metrics import keys
-from reaction.metrics.costs import cost_report
+from reaction.metrics.costs import cost_report, random_features
 from reaction.utils.console import wide_console
 from reaction.utils.results import write_json_atomic
 
@@ -61,10 +63,22 @@ def bench_stream(datamodule: CTRDataModule, batch_size: int, workers: int) -> di
     return {"workers": workers, "rows": rows, "rows_per_s": rows / seconds}
 
 
+def selected_models(cfg: DictConfig) -> dict[str, DictConfig]:
+    """``cfg.models``, or the ones ``cfg.only`` names (an unknown name is an error listing all)."""
+    if cfg.only is None:
+        return dict(cfg.models)
+    unknown = sorted(set(cfg.only) - set(cfg.models))
+    if unknown:
+        raise ValueError(
+            f"only={list(cfg.only)}: unknown model(s) {unknown}; known: {list(cfg.models)}"
+        )
+    return {name: cfg.models[name] for name in cfg.only}
+
+
 def bench_models(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, dict[str, float]]:
     """Untrained models suffice: parameters, FLOPs, bytes and latency do not depend on weights."""
     results = {}
-    for name, model_cfg in cfg.models.items():
+    for name, model_cfg in selected_models(cfg).items():
         torch.manual_seed(cfg.seed)
         net = instantiate(model_cfg.net, _partial_=True)(feature_map=datamodule.feature_map)
         results[name] = cost_report(
@@ -73,11 +87,45 @@ def bench_models(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, dict[s
     return results
 
 
+def train_step_ms(net: torch.nn.Module, features: torch.Tensor, steps: int) -> float:
+    """Median milliseconds of one training step (forward, BCE, backward, Adam) on ``features``.
+
+    What bounds a sweep's wall time, and where a slow layer shows even when inference is fast.
+    Labels are random: the cost of a step does not depend on them.
+    """
+    labels = torch.randint(0, 2, (features.shape[0],), generator=torch.Generator().manual_seed(0))
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
+    net.train()
+    times_ms = []
+    for step in range(steps + 1):  # the first step (allocations, Adam state) is not timed
+        start = time.perf_counter()
+        loss = F.binary_cross_entropy_with_logits(net(features), labels.float())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step:
+            times_ms.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times_ms)
+
+
+def bench_training(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, float]:
+    """Training ms/step per model at the data config's batch size."""
+    features = random_features(datamodule.feature_map, cfg.train_batch_size, seed=cfg.seed)
+    results = {}
+    for name, model_cfg in selected_models(cfg).items():
+        torch.manual_seed(cfg.seed)
+        net = instantiate(model_cfg.net, _partial_=True)(feature_map=datamodule.feature_map)
+        results[name] = train_step_ms(net, features, cfg.train_steps)
+    return results
+
+
 def _print(report: dict[str, Any]) -> None:
     table = Table(
         title=f"serving costs on CPU ({report['threads']} threads, batch {report['batch_size']})"
     )
-    for header in ("model", "params", "FLOPs/sample", "emb bytes/sample", "ms/batch", "samples/s"):
+    train_header = f"train ms/step ({report['train_batch_size']})"
+    headers = ("model", "params", "FLOPs/sample", "emb bytes/sample", "ms/batch", "samples/s")
+    for header in (*headers, train_header):
         table.add_column(header, justify="right")
     for name, c in report["models"].items():
         table.add_row(
@@ -87,6 +135,7 @@ def _print(report: dict[str, Any]) -> None:
             f"{c[keys.EMBEDDING_BYTES_PER_SAMPLE]:,.0f}",
             f"{c[keys.LATENCY_MS_PER_BATCH]:.2f}",
             f"{c[keys.THROUGHPUT]:,.0f}",
+            f"{report['train_ms_per_step'][name]:.1f}",
         )
     console = wide_console()
     console.print(table)
@@ -108,6 +157,8 @@ def main(cfg: DictConfig) -> None:
         "threads": torch.get_num_threads(),
         "batch_size": cfg.batch_size,
         "models": bench_models(cfg, datamodule),
+        "train_batch_size": cfg.train_batch_size,
+        "train_ms_per_step": bench_training(cfg, datamodule),
         "preprocess": bench_preprocess(datamodule),
         "stream": [bench_stream(datamodule, cfg.batch_size, w) for w in cfg.stream_workers],
     }

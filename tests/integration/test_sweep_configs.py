@@ -26,6 +26,7 @@ from optuna.distributions import CategoricalDistribution
 
 from reaction.afe.fit import afe_config
 from reaction.analyze import MODES
+from reaction.bench import selected_models
 from reaction.fusion.objective import fusion_config
 from reaction.metrics import keys
 from tests.conftest import CONF_DIR, SMALL_ROWS
@@ -200,6 +201,15 @@ def test_bench_measures_every_zoo_model_with_its_shipped_net() -> None:
     for name in zoo:
         shipped = OmegaConf.load(CONF_DIR / "model" / f"{name}.yaml")
         assert cfg.models[name].net == shipped.net, name
+
+
+def test_bench_measures_the_models_only_names_and_refuses_unknown_ones() -> None:
+    with _hydra():
+        picked = compose("bench", overrides=["only=[fibinet,fm]"])
+        typo = compose("bench", overrides=["only=[fm,fibinett]"])
+    assert list(selected_models(picked)) == ["fibinet", "fm"]
+    with pytest.raises(ValueError, match=r"unknown model\(s\) \['fibinett'\]"):
+        selected_models(typo)
 
 
 @pytest.mark.parametrize("name", list(OPTUNA))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from reaction.bench import train_step_ms
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.metrics import keys
 from reaction.metrics.costs import (
@@ -82,3 +83,13 @@ def test_cost_report_has_every_key() -> None:
     assert report[keys.LATENCY_MS_PER_BATCH] > 0 and report[keys.THROUGHPUT] > 0
     assert report[keys.PARAMS_TOTAL] == report[keys.PARAMS_EMBEDDING] + report[keys.PARAMS_DENSE]
     assert model.training
+
+
+def test_train_step_benchmark_times_real_updates() -> None:
+    torch.manual_seed(0)
+    net = DNN(SMALL, embedding_dim=4, hidden_units=(8,)).eval()
+    before = [p.detach().clone() for p in net.parameters()]
+    ms = train_step_ms(net, random_features(SMALL, 64, seed=1), steps=3)
+    assert ms > 0
+    assert net.training  # timed in training mode (dropout/batch norm as in training)
+    assert all(not torch.equal(b, p) for b, p in zip(before, net.parameters(), strict=True))
