@@ -29,7 +29,7 @@ def pair_groups(run_dir: Path) -> dict[str, list[float]]:
     if not isinstance(source, SyntheticSource):
         raise SystemExit(f"{run_dir}: the pair roles need the synthetic data's ground truth")
     truth = source.truth
-    names = run.datamodule.prepare_and_setup().field_names
+    names = run.datamodule.feature_map.field_names
     planted = {frozenset(i.fields) for i in truth.interactions}
     interaction = run.net.interaction
     groups: dict[str, list[float]] = {}

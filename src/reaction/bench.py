@@ -10,6 +10,7 @@ import resource
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,13 @@ import torch.nn.functional as F
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.table import Table
+from torch import nn
 from torch.utils.data import DataLoader
 
 from reaction.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
 from reaction.data.preprocess import load_or_build
+from reaction.data.schema import FeatureMap
 from reaction.data.stream import ParquetBatchStream
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report, random_features
@@ -75,19 +78,23 @@ def selected_models(cfg: DictConfig) -> dict[str, DictConfig]:
     return {name: cfg.models[name] for name in cfg.only}
 
 
-def bench_models(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, dict[str, float]]:
-    """Untrained models suffice: parameters, FLOPs, bytes and latency do not depend on weights."""
-    results = {}
+def _fresh_nets(cfg: DictConfig, feature_map: FeatureMap) -> Iterator[tuple[str, nn.Module]]:
+    """Each selected model, untrained, seeded alike: costs do not depend on the weights."""
     for name, model_cfg in selected_models(cfg).items():
         torch.manual_seed(cfg.seed)
-        net = instantiate(model_cfg.net, _partial_=True)(feature_map=datamodule.feature_map)
-        results[name] = cost_report(
-            net, datamodule.feature_map, batch_size=cfg.batch_size, repeats=cfg.latency_repeats
-        )
-    return results
+        yield name, instantiate(model_cfg.net, _partial_=True)(feature_map=feature_map)
 
 
-def train_step_ms(net: torch.nn.Module, features: torch.Tensor, steps: int) -> float:
+def bench_models(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, dict[str, float]]:
+    """Parameters, FLOPs, bytes and latency of each model at the serving batch size."""
+    fm = datamodule.feature_map
+    return {
+        name: cost_report(net, fm, batch_size=cfg.batch_size, repeats=cfg.latency_repeats)
+        for name, net in _fresh_nets(cfg, fm)
+    }
+
+
+def train_step_ms(net: nn.Module, features: torch.Tensor, steps: int) -> float:
     """Median milliseconds of one training step (forward, BCE, backward, Adam) on ``features``.
 
     What bounds a sweep's wall time, and where a slow layer shows even when inference is fast.
@@ -110,13 +117,11 @@ def train_step_ms(net: torch.nn.Module, features: torch.Tensor, steps: int) -> f
 
 def bench_training(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, float]:
     """Training ms/step per model at the data config's batch size."""
-    features = random_features(datamodule.feature_map, cfg.train_batch_size, seed=cfg.seed)
-    results = {}
-    for name, model_cfg in selected_models(cfg).items():
-        torch.manual_seed(cfg.seed)
-        net = instantiate(model_cfg.net, _partial_=True)(feature_map=datamodule.feature_map)
-        results[name] = train_step_ms(net, features, cfg.train_steps)
-    return results
+    fm = datamodule.feature_map
+    features = random_features(fm, cfg.train_batch_size, seed=cfg.seed)
+    return {
+        name: train_step_ms(net, features, cfg.train_steps) for name, net in _fresh_nets(cfg, fm)
+    }
 
 
 def _print(report: dict[str, Any]) -> None:

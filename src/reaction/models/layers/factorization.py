@@ -55,6 +55,14 @@ class FieldPairs(nn.Module):
         """``(B, F, D) -> ((B, P, D), (B, P, D))``."""
         return embeddings[:, self.left], embeddings[:, self.right]
 
+    def upper_triangle(self, values: torch.Tensor) -> torch.Tensor:
+        """``(P, ...) -> (F, F, ...)``: pair ``k``'s value at ``[i, j]`` (``i < j``), else zero.
+
+        Per-pair weights as one matrix, so a pairwise term is a matmul instead of a gather.
+        """
+        size = (self.num_fields, self.num_fields, *values.shape[1:])
+        return values.new_zeros(size).index_put((self.left, self.right), values)
+
 
 class InnerProduct(nn.Module):
     """Pairwise inner products ``p_ij = <v_i, v_j>``: ``(B, F, D) -> (B, P)``.
@@ -100,9 +108,7 @@ class FieldWeightedInteraction(nn.Module):
 
     def pair_matrix(self) -> torch.Tensor:
         """``(F, F)``: ``R[i, j] = r_ij`` for ``i < j``, zero elsewhere."""
-        size = self.pairs.num_fields
-        empty = self.weight.new_zeros(size, size)
-        return empty.index_put((self.pairs.left, self.pairs.right), self.weight)
+        return self.pairs.upper_triangle(self.weight)
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """``(B, F, D) -> (B,)``."""
@@ -133,10 +139,9 @@ class FieldMatrixedInteraction(nn.Module):
 
     def pair_matrix(self) -> torch.Tensor:
         """``(F D, F D)``: block ``(i, j)`` is ``M_ij`` for ``i < j``, zero elsewhere."""
-        size, dim = self.pairs.num_fields, self.weight.shape[-1]
-        blocks = self.weight.new_zeros(size, size, dim, dim)
-        blocks = blocks.index_put((self.pairs.left, self.pairs.right), self.weight)
-        return blocks.transpose(1, 2).reshape(size * dim, size * dim)
+        width = self.pairs.num_fields * self.weight.shape[-1]
+        blocks = self.pairs.upper_triangle(self.weight)  # (F, F, D, D)
+        return blocks.transpose(1, 2).reshape(width, width)
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
         """``(B, F, D) -> (B,)``."""
