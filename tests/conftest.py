@@ -15,7 +15,7 @@ from omegaconf import DictConfig, open_dict
 os.environ.setdefault("WANDB_MODE", "disabled")
 os.environ.setdefault("WANDB_SILENT", "true")
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+CONF_DIR = Path(__file__).resolve().parents[1] / "src" / "reaction" / "conf"
 SMALL_ROWS = 30_000
 
 

@@ -1,9 +1,10 @@
 """Location of the Hydra configs shared by every entry point.
 
-The configs live at the repository root (``conf/``) so users edit them in place; the package is
-installed in editable mode (``make install``), so the path is found from this file.
+The configs ship inside the package (``reaction/conf``), so an installed wheel finds them as well
+as an editable checkout; users add their own groups through Hydra's search path
+(``hydra.searchpath=[file:///my/conf]``).
 """
 
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parents[2] / "conf")
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
