@@ -21,11 +21,11 @@ install: $(STAMP)  ## create .venv: torch first (override with TORCH=...), then 
 
 demo: $(STAMP)  ## train LR, DNN, DCNv2 and REACTION on the synthetic data and print the comparison table
 	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2,reaction hydra.sweep.dir=outputs/demo
-	$(BIN)/python -m reaction.summary outputs/demo
+	$(BIN)/reaction-report outputs/demo
 
-zoo: $(STAMP)  ## every model x 3 seeds on the synthetic data -> outputs/zoo/summary.md (hours on CPU)
+zoo: $(STAMP)  ## every model x 3 seeds on the synthetic data -> outputs/zoo/report/ (hours on CPU)
 	$(BIN)/reaction-train --multirun experiment=zoo hydra.sweep.dir=outputs/zoo
-	$(BIN)/python -m reaction.summary outputs/zoo --write
+	$(BIN)/reaction-report outputs/zoo
 
 test: $(STAMP)  ## the full suite, as CI runs it
 	$(BIN)/pytest

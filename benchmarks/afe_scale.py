@@ -23,9 +23,9 @@ import yaml
 
 from reaction.afe.config import AFEConfig
 from reaction.afe.plan import fit_plan
-from reaction.conf_dir import CONF_DIR
+from reaction.config.conf_dir import CONF_DIR
 from reaction.data.preprocess import PreprocessConfig, load_or_build
-from reaction.data.sources import SyntheticSource
+from reaction.data.sources.synthetic import SyntheticSource
 from reaction.data.synthetic import SyntheticConfig
 
 log = logging.getLogger("afe_scale")

@@ -35,7 +35,7 @@ def _rss_mb() -> float:
 def prepare(rows: int, workdir: Path, out: Path) -> None:
     """Generate + preprocess ``rows`` rows; writes the cache dir and the seconds it took."""
     from reaction.data.preprocess import PreprocessConfig, load_or_build
-    from reaction.data.sources import SyntheticSource
+    from reaction.data.sources.synthetic import SyntheticSource
     from reaction.data.synthetic import SyntheticConfig
 
     start = time.perf_counter()

@@ -96,7 +96,7 @@ def _with_missing(series, name: str, rng):  # noqa: ANN001, ANN202
 def ingest_child(path: Path, root: Path, out: Path) -> None:
     """Stage 1 in this process: parse + validate + split; report time and peak RSS."""
     from reaction.data.formats.criteo import criteo
-    from reaction.data.formats.source import FileSource
+    from reaction.data.sources.files import FileSource
 
     baseline = _rss_mb()
     start = time.perf_counter()

@@ -19,7 +19,7 @@ import torch
 
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
-from reaction.runs import load_run
+from reaction.runs.load import load_run
 
 COLUMNS = (
     ("params", keys.PARAMS_TOTAL, "{:,.0f}"),

@@ -11,7 +11,7 @@ from torch import nn
 
 from reaction.data.schema import FeatureMap, FieldSpec
 
-CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
+CONF_MODEL = Path(__file__).resolve().parents[1] / "src" / "reaction" / "conf" / "model"
 CONFIGS = sorted(CONF_MODEL.glob("*.yaml"))
 
 
@@ -41,7 +41,7 @@ def load_model_node(path: Path) -> DictConfig:
     if "model" not in node:
         return node
     context = OmegaConf.create(
-        {"fusion": {"towers": 2, "parametrization": "independent"}, "dtf": {"serve": "best"}}
+        {"fusion": {"towers": 2, "serve": "best", "parametrization": "independent"}}
     )
     return OmegaConf.merge(context, node).model
 
@@ -68,9 +68,7 @@ class TrainingView(nn.Module):
         self.model = model
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        if getattr(self.model, "num_towers", None) is not None:
-            return self.model.forward_towers(features).logits
-        return self.model(features).unsqueeze(0)
+        return self.model.forward_train(features).logits
 
 
 def training_loss(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

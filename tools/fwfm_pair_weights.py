@@ -15,9 +15,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-from reaction.data.sources import SyntheticSource
+from reaction.data.sources.synthetic import SyntheticSource
 from reaction.models.fwfm import FwFM
-from reaction.runs import load_run
+from reaction.runs.load import load_run
 
 
 def pair_groups(run_dir: Path) -> dict[str, list[float]]:

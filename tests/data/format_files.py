@@ -7,9 +7,9 @@ from typing import Any
 
 import polars as pl
 
-from reaction.data.formats.source import FileSource
 from reaction.data.formats.splits import SplitConfig
 from reaction.data.formats.table import TableFormat
+from reaction.data.sources.files import FileSource
 
 # Criteo Kaggle train.txt rows as documented (TAB-separated; empty = missing; trailing TABs when
 # C25/C26 are empty). Row 1: I1 empty; row 2: I2 = -2, C22/C25/C26 empty.

@@ -24,11 +24,11 @@ from reaction.data.formats.criteo import criteo
 from reaction.data.formats.ingest import IngestOptions
 from reaction.data.formats.ingest import ingest as ingest_plans
 from reaction.data.formats.lines import iter_lines
-from reaction.data.formats.source import FileSource
 from reaction.data.formats.splits import FilePlan
 from reaction.data.formats.table import Label, TableFormat
 from reaction.data.formats.tabular import tabular
 from reaction.data.preprocess import PreprocessConfig, load_or_build
+from reaction.data.sources.files import FileSource
 from tests.data.format_files import CRITEO_ROW_1, CRITEO_ROW_2, ingest, skipped, write_lines
 
 HINT = " (data.on_bad_rows=skip drops and counts such rows)"

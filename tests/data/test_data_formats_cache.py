@@ -19,9 +19,9 @@ from reaction.data.formats.avazu import avazu
 from reaction.data.formats.bad_rows import BadInputError
 from reaction.data.formats.criteo import criteo
 from reaction.data.formats.ingest import IngestOptions, ingest_fingerprint
-from reaction.data.formats.source import FileSource
 from reaction.data.formats.splits import SplitConfig, plan_files
 from reaction.data.preprocess import PreprocessConfig, load_or_build
+from reaction.data.sources.files import FileSource
 from tests.data.format_files import CRITEO_ROW_1, CRITEO_ROW_2, write_lines
 
 
@@ -91,7 +91,7 @@ BUILD = """
 import sys
 from pathlib import Path
 from reaction.data.formats.criteo import criteo
-from reaction.data.formats.source import FileSource
+from reaction.data.sources.files import FileSource
 from reaction.data.preprocess import PreprocessConfig, load_or_build
 path, root = Path(sys.argv[1]), Path(sys.argv[2])
 raw = FileSource(criteo(), path, root / "ingest", chunk_bytes=int(sys.argv[3])).prepare()

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from reaction.data.preprocess import PreprocessConfig, load_or_build
-from reaction.data.sources import SyntheticSource
+from reaction.data.sources.synthetic import SyntheticSource
 from reaction.data.synthetic import SyntheticConfig
 from reaction.info.counts import count_fields, label_table, pair_counts, sample_rows
 from reaction.info.estimators import (

@@ -10,9 +10,11 @@ import torch
 from hydra.utils import instantiate
 
 from reaction.afe import PLAN_FILE, AFENet, AFEPlan, build_net
+from reaction.cli.train import train
 from reaction.metrics import keys
-from reaction.runs import checkpoint_plan, load_net_weights, load_run, resolve_checkpoint
-from reaction.train import train
+from reaction.runs.checkpoint import checkpoint_plan, load_net_weights
+from reaction.runs.load import load_run
+from reaction.runs.run_dir import RunDir
 from tests.conftest import compose_train, small_run_overrides
 
 
@@ -57,7 +59,7 @@ def test_results_report_fields_and_embedding_parameters_before_and_after(extende
 def test_plan_json_beside_the_checkpoints_equals_the_checkpoints_plan(extended_run) -> None:
     on_disk = AFEPlan.load(extended_run / "checkpoints" / PLAN_FILE)
     for name in ("best", "last"):
-        assert checkpoint_plan(resolve_checkpoint(extended_run, name)) == on_disk
+        assert checkpoint_plan(RunDir(extended_run).checkpoint(name)) == on_disk
     assert on_disk.subspace_dim == 16 and on_disk.mixed_dims
     assert any(f.compression and f.compression.tail_buckets for f in on_disk.fields)
 

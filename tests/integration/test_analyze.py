@@ -16,7 +16,7 @@ from omegaconf import DictConfig, open_dict
 from PIL import Image
 from scipy.stats import spearmanr
 
-from reaction.analyze import ANALYSIS_FILE, FEATURE_JSON, FEATURE_MD, analyze
+from reaction.cli.analyze import ANALYSIS_FILE, FEATURE_JSON, FEATURE_MD, analyze
 from reaction.data.synthetic import GroundTruth
 from reaction.data.synthetic_truth import CONVERSION_ONLY, NOISE, REDUNDANT
 from tests.conftest import CONF_DIR, SMALL_ROWS
@@ -122,7 +122,7 @@ def _run_cli(run_dir: Path, data_dir: Path, *overrides: str) -> None:
     command = [
         sys.executable,
         "-m",
-        "reaction.analyze",
+        "reaction.cli.analyze",
         f"paths.data_dir={data_dir}",
         f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}",
         f"hydra.run.dir={run_dir}",

@@ -18,8 +18,9 @@ from hydra.core.global_hydra import GlobalHydra
 from omegaconf import DictConfig, open_dict
 from torch import nn
 
-from reaction.export import EXPORT_FILE, export, first_test_rows
-from reaction.runs import checkpoint_plan, load_run
+from reaction.cli.export import EXPORT_FILE, export, first_test_rows
+from reaction.runs.checkpoint import checkpoint_plan
+from reaction.runs.load import load_run
 from reaction.serving import (
     InputContract,
     OnnxModel,
@@ -57,7 +58,7 @@ def compose_export(run_dir: Path, out_dir: Path, *overrides: str) -> DictConfig:
 
 
 def train_tiny(name: str, data_dir: Path, out: Path) -> Path:
-    from reaction.train import train
+    from reaction.cli.train import train
 
     base = [f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}", "logger=none"]
     base += ["trainer.max_epochs=1", "~callbacks.progress_bar", *FAST]

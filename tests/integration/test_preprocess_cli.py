@@ -15,10 +15,10 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, open_dict
 
+from reaction.cli.preprocess import REPORT_FILE, preprocess
+from reaction.cli.train import train
 from reaction.data.formats.aliccp import DENSE, SPARSE
 from reaction.data.formats.bad_rows import BadInputError
-from reaction.preprocess_cli import REPORT_FILE, preprocess
-from reaction.train import train
 from tests.conftest import CONF_DIR, compose_train
 from tests.data.format_files import CRITEO_ROW_1, CRITEO_ROW_2, write_lines
 

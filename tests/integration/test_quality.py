@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from reaction.cli.train import train
 from reaction.metrics import keys
-from reaction.train import train
 from tests.conftest import compose_train
 
 pytestmark = pytest.mark.slow

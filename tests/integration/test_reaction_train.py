@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from reaction.afe import AFENet
+from reaction.cli.train import train
 from reaction.info.neurons import auc
 from reaction.metrics import keys
 from reaction.models.reaction import ServedTower
-from reaction.runs import load_run
-from reaction.train import train
+from reaction.runs.load import load_run
 from tests.conftest import compose_train, small_run_overrides
 
 
@@ -26,7 +26,7 @@ def reaction_run(data_dir: Path, tmp_path_factory) -> Path:
             "trainer.max_epochs=2",
             "model=reaction",
             "model.net.hidden_units=[32,16]",
-            "dtf.num_towers=3",
+            "fusion.towers=3",
             "fusion=linear_warmup",
             "afe.null_permutations=20",
         ],

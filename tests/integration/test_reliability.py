@@ -18,9 +18,9 @@ from omegaconf import DictConfig, open_dict
 from sklearn.metrics import roc_auc_score
 
 from reaction.callbacks.nonfinite import NonFiniteLossError
+from reaction.cli.train import train
 from reaction.metrics import keys
-from reaction.runs import load_run
-from reaction.train import train
+from reaction.runs.load import load_run
 from tests.conftest import SMALL_ROWS
 
 # 30k rows -> 24k training rows -> 24 steps of 1024 per epoch; 3 epochs = 72 steps
@@ -44,7 +44,7 @@ def _cli(
     command = [
         sys.executable,
         "-m",  # puts the repository root on sys.path, so tests.* callbacks can be instantiated
-        "reaction.train",
+        "reaction.cli.train",
         f"logger={logger}",
         "~callbacks.progress_bar",
         f"paths.data_dir={data_dir}",

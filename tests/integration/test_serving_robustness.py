@@ -16,9 +16,10 @@ import onnxruntime as ort
 import polars as pl
 import pytest
 
+from reaction.cli.export import export
+from reaction.cli.train import train
 from reaction.data.schema import MISSING_ID, OOV_ID
-from reaction.export import export
-from reaction.runs import TrainedRun, load_run
+from reaction.runs.load import TrainedRun, load_run
 from reaction.serving import (
     OnnxModel,
     RequestEncoder,
@@ -26,7 +27,6 @@ from reaction.serving import (
     TorchModel,
     TorchScriptModel,
 )
-from reaction.train import train
 from tests.conftest import compose_train, small_run_overrides
 from tests.integration.test_export import FAST, compose_export
 

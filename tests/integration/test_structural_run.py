@@ -9,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from reaction.cli.train import train
 from reaction.info.structural import (
     NEURON_PLOT,
     PRUNING_PLOT,
@@ -17,8 +18,7 @@ from reaction.info.structural import (
     structural_report_for_run,
 )
 from reaction.metrics import keys
-from reaction.runs import load_run
-from reaction.train import train
+from reaction.runs.load import load_run
 
 
 def test_structural_report_of_a_trained_run(train_cfg, tmp_path: Path) -> None:
@@ -56,7 +56,7 @@ def test_structural_report_of_a_trained_run(train_cfg, tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-m",
-        "reaction.analyze",
+        "reaction.cli.analyze",
         "mode=structural",
         f"structural.run_dir={run_dir}",
         "structural.config.sample_rows=1000",

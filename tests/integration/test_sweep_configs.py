@@ -25,9 +25,9 @@ from omegaconf import DictConfig, OmegaConf
 from optuna.distributions import CategoricalDistribution
 
 from reaction.afe.fit import afe_config
-from reaction.analyze import MODES
-from reaction.bench import selected_models
-from reaction.fusion.objective import fusion_config
+from reaction.cli.analyze import MODES
+from reaction.cli.bench import selected_models
+from reaction.fusion.config import fusion_config
 from reaction.metrics import keys
 from tests.conftest import CONF_DIR, SMALL_ROWS
 
@@ -43,7 +43,7 @@ PAPER_BASELINES = (
 GRID_AXES = {
     ("experiment", "paper_main"): {"model": f"reaction,{PAPER_BASELINES}", "seed": SEEDS},
     ("experiment", "ablation_afe"): {"afe": "none,paper,extended", "seed": SEEDS},
-    ("experiment", "towers"): {"dtf.num_towers": "1,2,4,8", "seed": SEEDS},
+    ("experiment", "towers"): {"fusion.towers": "1,2,4,8", "seed": SEEDS},
     ("experiment", "redundancy"): {"mode": "feature,structural"},
     ("experiment", "ablation_dtf"): {
         "fusion": "none,entropy_reg,constant,linear_warmup,cosine,step,reparam",
@@ -247,7 +247,7 @@ def _optuna_cli(sweep_dir: Path, data_dir: Path, name: str, trials: int) -> dict
     command = [
         sys.executable,
         "-m",
-        "reaction.train",
+        "reaction.cli.train",
         "--multirun",
         f"hparams_search={name}",
         f"hydra.sweeper.n_trials={trials}",
@@ -295,7 +295,7 @@ def test_redundancy_study_runs_both_analyses(optuna_sweep: Path, data_dir: Path)
     command = [
         sys.executable,
         "-m",
-        "reaction.analyze",
+        "reaction.cli.analyze",
         "--multirun",
         "+experiment=redundancy",
         f"structural.run_dir={next(optuna_sweep.glob('0_*'))}",

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from reaction.cli.train import train
 from reaction.metrics import keys
-from reaction.train import train
 from tests.conftest import CONF_DIR, SMALL_ROWS
 from tests.wandb_records import read_run
 
@@ -70,11 +70,11 @@ def test_wandb_offline_run_records_config_metrics_and_costs(
 
 
 def _run_cli(run_dir: Path, data_dir: Path, *overrides: str) -> dict:
-    """``python -m reaction.train`` (what the console script runs) on the small data."""
+    """``python -m reaction.cli.train`` (what the console script runs) on the small data."""
     command = [
         sys.executable,
         "-m",
-        "reaction.train",
+        "reaction.cli.train",
         "logger=none",
         "~callbacks.progress_bar",
         f"paths.data_dir={data_dir}",

@@ -12,10 +12,10 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from reaction.afe import PLAN_FILE
+from reaction.cli.train import train
 from reaction.metrics import keys
-from reaction.summary import run_label
-from reaction.train import train
-from reaction.utils.loggers import BEST_VAL_AUC
+from reaction.reporting.summary import run_label
+from reaction.tracking.loggers import BEST_VAL_AUC
 from tests.wandb_records import read_run
 
 

@@ -1,4 +1,4 @@
-"""``experiment=zoo``: a models x seeds multirun that ``reaction.summary`` turns into one table."""
+"""``experiment=zoo``: a models x seeds multirun that ``reaction-report`` turns into one table."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ def test_zoo_multirun_gives_one_row_per_model_over_its_seeds(
     command = [
         sys.executable,
         "-m",
-        "reaction.train",
+        "reaction.cli.train",
         "--multirun",
         "experiment=zoo",
         "model=lr,fm",  # the command line narrows the zoo's sweep (all models x 3 seeds)
@@ -33,12 +33,12 @@ def test_zoo_multirun_gives_one_row_per_model_over_its_seeds(
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     assert len(list(sweep_dir.rglob("results.json"))) == 4
     subprocess.run(
-        [sys.executable, "-m", "reaction.summary", str(sweep_dir), "--write"],
+        [sys.executable, "-m", "reaction.cli.report", str(sweep_dir)],
         check=True,
         capture_output=True,
         timeout=60,
     )
-    table = pl.read_csv(sweep_dir / "summary.csv")
+    table = pl.read_csv(sweep_dir / "report" / "report.csv")
     assert sorted(table["model"].to_list()) == ["fm", "lr"]
     assert table["seeds"].to_list() == [2, 2]
-    assert "| seeds |" in (sweep_dir / "summary.md").read_text()
+    assert "| seeds |" in (sweep_dir / "report" / "report.md").read_text()

@@ -18,7 +18,7 @@ from reaction.afe.extensions import (
     relevance_dims,
 )
 from reaction.afe.fit import afe_config
-from reaction.afe.net import AFEInput, AFENet, build_net
+from reaction.afe.net import IB_KL, AFEInput, AFENet, build_net
 from reaction.afe.plan import AFEPlan, PlannedField
 from reaction.data.batch import Batch
 from reaction.data.schema import FeatureMap, FieldSpec
@@ -27,7 +27,6 @@ from reaction.info.estimators import value_contributions
 from reaction.lit.ctr_module import CTRModule
 from reaction.models.dnn import DNN
 from reaction.models.fm import FM
-from reaction.models.layers.auxiliary import pop_auxiliary_losses
 from reaction.models.layers.embedding import GroupedFieldEmbedding
 from reaction.models.layers.projection import SubspaceProjection
 
@@ -102,13 +101,12 @@ def test_bottleneck_adds_a_kl_term_in_training_only() -> None:
     torch.manual_seed(0)
     layer = SubspaceProjection(12, 3, ib_beta=0.5)
     layer.train()
-    layer(torch.randn(8, 12))
-    (name, term), *rest = pop_auxiliary_losses(layer).items()
-    assert not rest and term.item() > 0 and name == "net"
-    assert pop_auxiliary_losses(layer) == {}  # popped once
+    _, term = layer.forward_with_loss(torch.randn(8, 12))
+    assert term is not None and term.item() > 0
     layer.eval()
     x = torch.randn(8, 12)
-    assert torch.equal(layer(x), layer.mean(x)) and pop_auxiliary_losses(layer) == {}
+    z, term = layer.forward_with_loss(x)
+    assert torch.equal(z, layer.mean(x)) and term is None
 
 
 def test_ctr_module_adds_auxiliary_terms_to_the_loss() -> None:
@@ -121,8 +119,8 @@ def test_ctr_module_adds_auxiliary_terms_to_the_loss() -> None:
     torch.manual_seed(1)
     total = module.training_step(batch, 0)
     torch.manual_seed(1)
-    logits = net(batch.features)
-    kl = pop_auxiliary_losses(net)["net.embedding.projection"]
+    out = net.forward_train(batch.features)
+    logits, kl = out.logits[0], out.aux_losses[IB_KL]
     bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, batch.labels[:, 0])
     assert total.item() == pytest.approx((bce + kl).item())
 

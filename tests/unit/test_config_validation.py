@@ -14,8 +14,8 @@ import torch
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from reaction.train import train
-from reaction.utils.validation import ConfigError, validate_config
+from reaction.cli.train import train
+from reaction.cli.validation import ConfigError, validate_config
 from tests.conftest import CONF_DIR, compose_train
 
 MODELS = sorted(p.stem for p in (CONF_DIR / "model").glob("*.yaml"))
@@ -44,8 +44,8 @@ BAD = [
     (["afe=paper", "afe.num_fields=abc"], "afe.num_fields='abc' (allowed: int or null)"),
     (["model=reaction", "fusion.alpha=-1"], "fusion.alpha=-1 (allowed: >= 0)"),
     (["model=reaction", "fusion.schedule.start=0.6"], "need 0 <= start < end <= 1, got start=0.6"),
-    (["model=reaction", "dtf.num_towers=9"], "fusion.towers=9 (allowed: 1..8)"),
-    (["model=reaction", "dtf.serve=2"], "dtf.serve=2 (allowed: 'best' or 0..1)"),
+    (["model=reaction", "fusion.towers=9"], "fusion.towers=9 (allowed: 1..8)"),
+    (["model=reaction", "fusion.serve=2"], "fusion.serve=2 (allowed: 'best' or 0..1)"),
     (["seed=-1"], "seed=-1 (allowed: an int in [0, 4294967295])"),
     (["trainer.max_epochs=0"], "trainer.max_epochs=0 (allowed: an int >= 1, -1 or null)"),
     (["data.datamodule.batch_size=0"], "data.datamodule.batch_size=0 (allowed: an int >= 1)"),
@@ -65,11 +65,11 @@ BAD = [
     (["+model.net.hiden_units=[8]"], "DCNv2 takes no argument 'hiden_units' (did you mean"),
     (["+trainer.max_epoch=3"], "trainer.max_epoch=3: Trainer takes no argument 'max_epoch'"),
     (["+test_ckp=last"], "test_ckp='last': unknown key (did you mean 'test_ckpt'?)"),
-    (["+dtf.serv=1"], "dtf.serv=1: unknown key (did you mean 'serve'?)"),
+    (["+fusion.serv=1"], "unknown fusion key(s) ['serv']: fusion.serv=1 (did you mean 'serve'?)"),
     (["+fusion.alpha=0.1"], "fusion.alpha=0.1: has no effect (fusion.kind='none' does not"),
     (["afe=paper", "afe.dim_policy=relevance"], "afe.dim_policy='relevance': has no effect"),
     # combinations that would fail (or do nothing) only after data, AFE or an epoch
-    (["fusion=cosine"], "fusion.kind='dtf' needs a multi-tower model (model=reaction), got DCNv2"),
+    (["fusion=cosine"], "fusion.towers=2 but model=dcnv2 has 1 tower(s) (several towers: model="),
     (["model=reaction", "fusion=kd"], "fusion=kd needs fusion.teacher_run"),
     (
         ["model=fm", "afe=extended", "afe.subspace_dim=32"],
@@ -103,7 +103,7 @@ def test_every_problem_is_reported_at_once(compose) -> None:
     assert len(caught.value.problems) == 7
     assert str(caught.value).startswith("invalid config (7 problems):\n  - ")
     for key in ("afe.mi_threshold=1.5", "seed=-3", "trainer.max_epochs=0", "module.lr=0",
-                "eval_batch_size=0", "fusion.kind='dtf'", "model.net.dropuot=0.1"):  # fmt: skip
+                "eval_batch_size=0", "fusion.towers=2", "model.net.dropuot=0.1"):  # fmt: skip
         assert key in str(caught.value)
     assert isinstance(caught.value, ValueError)
 
@@ -130,7 +130,8 @@ def _valid_runs(tmp_path: Path) -> list[list[str]]:
     runs += [[f"model={model}"] for model in MODELS]
     runs += [  # README commands
         ["model=reaction", "afe=none", "fusion=none"],
-        ["model=reaction", "afe=extended", "dtf.num_towers=4", "dtf.serve=3"],
+        ["model=reaction", "afe=extended", "fusion.towers=4", "fusion.serve=3"],
+        ["model=dnn", "fusion=entropy_reg"],  # any model trains through the objective
         ["model=dnn", "afe=extended", "afe.dim_policy=relevance", "afe.subspace_dim=64"],
         ["model=dcnv2", "afe=paper", "afe.num_fields=12"],
     ]
@@ -211,7 +212,7 @@ def test_the_command_line_names_an_unknown_key() -> None:
     """Hydra's struct mode as a user of ``reaction-train`` sees it (the same app and configs,
     without importing torch): the key, and how to add a key on purpose."""
     app = (
-        "import hydra; from reaction.conf_dir import CONF_DIR; "
+        "import hydra; from reaction.config.conf_dir import CONF_DIR; "
         "hydra.main(version_base='1.3', config_path=CONF_DIR, config_name='train')(print)()"
     )
     command = [sys.executable, "-c", app, "afe=paper", "afe.mi_treshold=0.1"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reaction.bench import train_step_ms
+from reaction.cli.bench import train_step_ms
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.metrics import keys
 from reaction.metrics.costs import (

@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from reaction.data.schema import FeatureMap, FieldSpec
+from reaction.fusion.config import FusionConfig, fusion_config
 from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
-from reaction.fusion.objective import FusionConfig, FusionObjective, fusion_config
+from reaction.fusion.objective import FusionObjective
 from reaction.fusion.reparam import ReparamTowers
 from reaction.fusion.schedules import FusionSchedule
-from reaction.models.reaction import REACTION, served_module
+from reaction.models.reaction import REACTION
 
 FEATURE_MAP = FeatureMap(tuple(FieldSpec(f"f{i}", "categorical", 7 + i) for i in range(4)))
 
@@ -80,7 +81,7 @@ def test_objective_sums_tower_losses_and_fuses_every_pair(towers: int) -> None:
     net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8, 6], num_towers=towers)
     features = torch.randint(0, 7, (16, 4))
     labels = torch.randint(0, 2, (16,)).float()
-    out = net.forward_towers(features)
+    out = net.forward_train(features, with_hidden=True)
     assert out.logits.shape == (towers, 16) and [h.shape[1] for h in out.hidden[0]] == [8, 6]
     cfg = FusionConfig(kind="dtf", towers=towers, alpha=0.1, beta=1.0, gamma=0.01)
     terms = FusionObjective(cfg)(out, labels)
@@ -99,9 +100,11 @@ def test_served_tower_reproduces_the_trained_towers_prediction_exactly() -> None
     features = torch.randint(0, 7, (64, 4))
     net.choose_served([0.70, 0.74, 0.72])
     assert int(net.served_index) == 1
-    served = served_module(net)
+    served = net.served()
     with torch.no_grad():
-        assert torch.equal(served(features), net.forward_towers(features).logits[1])
+        assert torch.equal(
+            served(features), net.forward_train(features, with_hidden=True).logits[1]
+        )
         assert torch.equal(net(features), served(features))
     assert sum(p.numel() for p in served.parameters()) < sum(p.numel() for p in net.parameters())
     fixed = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=3, serve=2)
@@ -118,7 +121,7 @@ def test_fusion_config_errors_name_key_value_and_range() -> None:
         FusionConfig(kind="dtf", towers=9)
     with pytest.raises(ValueError, match=r"unknown fusion key\(s\) \['alpah'\]"):
         fusion_config({"kind": "dtf", "alpah": 0.1})
-    with pytest.raises(ValueError, match="dtf.serve=5"):
+    with pytest.raises(ValueError, match="fusion.serve=5"):
         REACTION(FEATURE_MAP, num_towers=2, serve=5)
     assert math.isclose(fusion_config({"schedule": {"name": "step", "end": 0.5}}).schedule(0.6), 0)
 
@@ -129,7 +132,7 @@ def test_distillation_and_confidence_penalty_terms() -> None:
     teacher = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=1).eval()
     features = torch.randint(0, 7, (16, 4))
     labels = torch.randint(0, 2, (16,)).float()
-    out = net.forward_towers(features)
+    out = net.forward_train(features, with_hidden=True)
     z = out.logits[0]
     kd = FusionObjective(
         FusionConfig(kind="kd", kd_weight=0.5, kd_temperature=2.0, teacher_run="x"), teacher
@@ -152,7 +155,7 @@ def test_parameter_count_matches_a_hand_computation() -> None:
     embedding = sum(FEATURE_MAP.vocab_sizes) * 4  # 7 + 8 + 9 + 10 ids
     tower = (16 * 8 + 8) + (8 * 6 + 6) + (6 + 1)
     assert sum(p.numel() for p in net.parameters()) == embedding + 3 * tower
-    assert sum(p.numel() for p in served_module(net).parameters()) == embedding + tower
+    assert sum(p.numel() for p in net.served().parameters()) == embedding + tower
 
 
 def test_reparam_towers_merge_exactly_once_s_reaches_zero() -> None:
@@ -162,14 +165,14 @@ def test_reparam_towers_merge_exactly_once_s_reaches_zero() -> None:
         for mix in towers.mix:
             mix.copy_(torch.randn(3, 3))
     x = torch.randn(64, 10)
-    assert towers(x).logits.std(0).mean() > 1e-2  # s = 1: the towers differ
+    assert towers(x)[0].std(0).mean() > 1e-2  # s = 1: the towers differ
     with pytest.raises(ValueError, match="cannot merge the towers while s = 1 > 0"):
         towers.merge()
     towers.set_scale(0.0)
     merged = towers.merge()
     with torch.no_grad():
-        out = towers(x)
-        dp = (torch.sigmoid(out.logits) - torch.sigmoid(merged(x))).abs().max()
+        logits, _ = towers(x)
+        dp = (torch.sigmoid(logits) - torch.sigmoid(merged(x))).abs().max()
         assert dp <= 1e-5
         assert torch.allclose(towers.forward_shared(x), merged(x), atol=1e-6)
     assert sum(p.numel() for p in merged.parameters()) == (10 * 16 + 16) + (16 * 8 + 8) + (8 + 1)
@@ -181,8 +184,11 @@ def test_reparam_net_serves_its_shared_tower() -> None:
         FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=2, parametrization="reparam"
     )
     features = torch.randint(0, 7, (16, 4))
-    assert net.merges_towers and net.forward_towers(features).logits.shape == (2, 16)
+    assert net.merges_towers and net.forward_train(features, with_hidden=True).logits.shape == (
+        2,
+        16,
+    )
     with torch.no_grad():
-        assert torch.equal(served_module(net)(features), net(features))
+        assert torch.equal(net.served()(features), net(features))
     with pytest.raises(ValueError, match="fusion.parametrization='shared'"):
         REACTION(FEATURE_MAP, parametrization="shared")

@@ -13,7 +13,6 @@ from torch import nn
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters, flops_per_sample, random_features
 from reaction.models import DNN, LR, DCNv2
-from reaction.models.reaction import served_module
 from tests.model_configs import (
     CONFIGS,
     WIDE,
@@ -160,7 +159,7 @@ def test_models_export_with_torch_export(name: str) -> None:
     # The id check in FieldEmbedding is eager-only, so graphs capture without data-dependent ops.
     # What is exported is what is served: a multi-tower model's served tower.
     torch.manual_seed(0)
-    model = served_module(MODELS[name]()).eval()
+    model = MODELS[name]().served().eval()
     features, _ = _batch(8)
     exported = torch.export.export(model, (features,))
     torch.testing.assert_close(exported.module()(features), model(features))

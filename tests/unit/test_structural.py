@@ -25,7 +25,9 @@ from reaction.info.structural import (
 )
 from reaction.models import DNN, DCNv2
 from reaction.models.layers.embedding import split_parameters
-from reaction.runs import load_net_weights, load_run, load_run_config, resolve_checkpoint
+from reaction.runs.checkpoint import load_net_weights
+from reaction.runs.load import load_run, load_run_config
+from reaction.runs.run_dir import RunDir
 from tests.model_configs import make_feature_map
 
 FM = make_feature_map((30, 40, 50, 20))
@@ -200,11 +202,11 @@ def test_load_run_names_the_missing_config_and_checkpoint(tmp_path: Path) -> Non
     (tmp_path / "results.json").write_text(json.dumps({"config": {"paths": {"data_dir": "/d"}}}))
     last = tmp_path / "checkpoints" / "last.ckpt"
     with pytest.raises(FileNotFoundError, match=re.escape(str(last))):
-        resolve_checkpoint(tmp_path, "last")
+        RunDir(tmp_path).checkpoint("last")
     with pytest.raises(FileNotFoundError, match=re.escape(str(tmp_path / "checkpoints"))):
         load_run(tmp_path)
     with pytest.raises(FileNotFoundError, match="nowhere.ckpt"):
-        resolve_checkpoint(tmp_path, tmp_path / "nowhere.ckpt")
+        RunDir(tmp_path).checkpoint(tmp_path / "nowhere.ckpt")
 
 
 def test_run_config_data_and_cache_roots_can_be_moved(tmp_path: Path) -> None:
@@ -227,11 +229,11 @@ def test_best_checkpoint_is_found_in_the_run_dir_even_after_the_run_moved(tmp_pa
     best = ckpts / "epoch03-auc0.7000.ckpt"
     net = _dnn()
     torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}}, best)
-    assert resolve_checkpoint(tmp_path) == best  # no last.ckpt: the only other checkpoint
+    assert RunDir(tmp_path).checkpoint() == best  # no last.ckpt: the only other checkpoint
     recorded = {"ModelCheckpoint{}": {"best_model_path": "/gone/checkpoints/" + best.name}}
     torch.save({"callbacks": recorded, "state_dict": {}}, ckpts / "last.ckpt")
     torch.save({}, ckpts / "epoch01-auc0.6000.ckpt")
-    assert resolve_checkpoint(tmp_path, "best") == best
+    assert RunDir(tmp_path).checkpoint("best") == best
     fresh = _dnn((16, 8))
     torch.nn.init.zeros_(fresh.head.weight)
     load_net_weights(fresh, best)

@@ -2,15 +2,14 @@
 
 import json
 import statistics
-import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 from rich.console import Console
 
-from reaction import summary
-from reaction.summary import aggregate, load_results, results_table, to_markdown
+from reaction.cli import report as report_cli
+from reaction.reporting.summary import aggregate, load_results, results_table, to_markdown
 
 RUNS = [("lr", 0, 0.7512), ("dcnv2", 0, 0.7931), ("dcnv2", 1, 0.7911), ("dcnv2", 2, 0.7925)]
 
@@ -56,23 +55,22 @@ def test_terminal_and_markdown_tables_show_the_numbers(tmp_path: Path) -> None:
     assert "| lr | synthetic | 1 | 0.7512 |" in markdown[3]
 
 
-def test_cli_writes_markdown_and_csv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_prints_the_table_and_writes_markdown_and_csv(tmp_path: Path, capsys) -> None:
     _write_runs(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["summary", str(tmp_path), "--write"])
-    summary.main()
-    assert (tmp_path / "summary.md").read_text().count("\n") == 4
-    csv = pl.read_csv(tmp_path / "summary.csv")
+    report_cli.main([str(tmp_path)])
+    assert "0.7922 ± 0.0010" in capsys.readouterr().out
+    assert "| dcnv2 | synthetic | 3 |" in (tmp_path / "report" / "report.md").read_text()
+    csv = pl.read_csv(tmp_path / "report" / "report.csv")
     assert csv["model"].to_list() == ["dcnv2", "lr"] and csv["seeds"].to_list() == [3, 1]
 
 
-def test_cli_fails_clearly_without_results(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(sys, "argv", ["summary", str(tmp_path)])
+def test_cli_fails_clearly_without_results(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="no results.json found under"):
-        summary.main()
+        report_cli.main([str(tmp_path)])
 
 
 def test_labels_name_afe_fusion_and_extra_config_keys() -> None:
-    from reaction.summary import run_label
+    from reaction.reporting.summary import run_label
 
     afe_run = {
         "model": "dnn",

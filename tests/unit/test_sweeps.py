@@ -1,4 +1,4 @@
-"""``reaction.sweeps``: what a trial returns to a sweeper; no multirun around DDP."""
+"""``reaction.cli.sweeps``: what a trial returns to a sweeper; no multirun around DDP."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from reaction.cli.sweeps import check_sweep_launch, optimized_values, sweep_objective
 from reaction.metrics import keys
-from reaction.sweeps import check_sweep_launch, optimized_values, sweep_objective
 from tests.conftest import CONF_DIR
 
 RESULTS = {

@@ -2,7 +2,7 @@
 
 import pytest
 
-from reaction.utils.wandb_mode import ensure_wandb_mode
+from reaction.tracking.wandb_mode import ensure_wandb_mode
 
 
 @pytest.mark.parametrize(

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from reaction.config.nodes import ConfigError
 from reaction.info.estimators import CORRECTIONS, Correction
-from reaction.utils.config import ConfigError
 
 Variant = Literal["none", "paper", "extended"]
 Ranking = Literal["greedy", "random"]

@@ -11,10 +11,10 @@ from torch import nn
 from reaction.afe.config import AFEConfig
 from reaction.afe.net import NetFactory
 from reaction.afe.plan import AFEPlan, fit_plan
+from reaction.config.nodes import dataclass_from_node
 from reaction.data.preprocess import PreprocessedData
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters
-from reaction.utils.config import dataclass_from_node
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import torch
@@ -19,10 +18,12 @@ from torch import nn
 
 from reaction.afe.plan import AFEPlan
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel, ModelOutput
 from reaction.models.layers.embedding import GroupedFieldEmbedding, eager_checks_enabled
 from reaction.models.layers.projection import SubspaceProjection
 
 NetFactory = Callable[..., nn.Module]
+IB_KL = "afe/ib_kl"  # the subspace bottleneck's loss term, as training logs it
 
 
 class AFEInput(nn.Module):
@@ -84,12 +85,25 @@ class AFEEmbedding(nn.Module):
         self.flat_dim = plan.subspace_dim or sum(dims)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_losses(ids)[0]
+
+    def forward_with_losses(
+        self, ids: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The embeddings and, while a bottleneck trains, its weighted KL (``afe/ib_kl``)."""
         x = self.fields(ids)
-        return self.projection(x) if self.projection is not None else x
+        if self.projection is None:
+            return x, {}
+        z, kl = self.projection.forward_with_loss(x)
+        return z, ({IB_KL: kl} if kl is not None else {})
 
 
-class AFENet(nn.Module):
-    """``(B, F_in) -> (B,)`` logits of ``net`` on the plan's fields; carries the plan."""
+class AFENet(CTRModel):
+    """``(B, F_in) -> (B,)`` logits of ``net`` on the plan's fields; carries the plan.
+
+    A model behind a plan is still the same model: towers, the served choice and the training
+    output are the inner model's, read through the plan's input.
+    """
 
     def __init__(self, plan: AFEPlan, feature_map: FeatureMap, net: nn.Module) -> None:
         super().__init__()
@@ -101,29 +115,27 @@ class AFENet(nn.Module):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(self.input(features))
 
-    # A multi-tower model (DTF) behind the plan: its tower interface, passed through.
     @property
-    def num_towers(self) -> int | None:
-        return getattr(self.net, "num_towers", None)
+    def num_towers(self) -> int:
+        return self.net.num_towers
 
     @property
     def merges_towers(self) -> bool:
-        return getattr(self.net, "merges_towers", False)
+        return self.net.merges_towers
 
     @property
-    def served_index(self) -> torch.Tensor:
+    def served_index(self) -> int:
         return self.net.served_index
 
-    def choose_served(self, tower_auc: list[float]) -> None:
+    def forward_train(self, features: torch.Tensor, with_hidden: bool = False) -> ModelOutput:
+        return self.net.forward_train(self.input(features), with_hidden)
+
+    def choose_served(self, tower_auc: Sequence[float]) -> None:
         self.net.choose_served(tower_auc)
 
-    def forward_towers(self, features: torch.Tensor) -> Any:
-        return self.net.forward_towers(self.input(features))
-
     def served(self) -> AFENet:
-        """The served path: the plan in front of the model's served tower (or the model)."""
-        inner = self.net.served() if hasattr(self.net, "served") else self.net
-        return AFENet(self.plan, self.feature_map, inner)
+        """The served path: the plan in front of the model's served module."""
+        return AFENet(self.plan, self.feature_map, self.net.served())
 
     def get_extra_state(self) -> dict:
         return {"afe_plan": self.plan.to_dict()}

@@ -8,6 +8,7 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import Callback
 
+from reaction.fusion.objective import FusionObjective
 from reaction.fusion.reparam import ReparamTowers
 
 FUSION_SCALE = "fusion/scale"
@@ -27,16 +28,16 @@ class FusionScheduleCallback(Callback):
 
     With ``fusion=reparam`` the towers' difference scale is ``s = 1 - schedule(progress)``.
 
-    Does nothing for single-tower models (no ``objective`` on the module).
+    Does nothing without fusion (``fusion=none``: nothing to schedule).
     """
 
     def on_train_batch_start(
         self, trainer: L.Trainer, pl_module: L.LightningModule, batch: Any, batch_idx: int
     ) -> None:
-        objective = getattr(pl_module, "objective", None)
-        if objective is None:
-            return
+        objective: FusionObjective = pl_module.objective
         cfg = objective.cfg
+        if cfg.kind == "none":
+            return
         objective.scale = cfg.schedule(training_progress(trainer))
         if cfg.kind == "reparam":  # the towers' differences fade as the schedule ramps up
             for module in pl_module.modules():

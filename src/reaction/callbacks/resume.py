@@ -18,6 +18,8 @@ import numpy as np
 import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 
+from reaction.runs.checkpoint import read_checkpoint
+
 
 class RNGStateCallback(L.Callback):
     """Saves torch (CPU and CUDA), numpy and ``random`` states; restores them on load."""
@@ -66,7 +68,7 @@ class MidEpochCheckpoint(ModelCheckpoint):
 
 # What a resumed run must share with its checkpoint; the rest (trainer length, loggers, paths,
 # callbacks, evaluation settings) may change between the interrupted and the resumed command.
-RESUMABLE_SECTIONS = ("data", "afe", "fusion", "dtf", "model", "module", "seed")
+RESUMABLE_SECTIONS = ("data", "afe", "fusion", "model", "module", "seed")
 
 
 def _flatten(node: Any, prefix: str = "") -> dict[str, Any]:
@@ -96,7 +98,7 @@ class RunConfigRecord(L.Callback):
     def check(self, checkpoint: str | Path) -> None:
         """Raise before any state is restored if ``checkpoint`` was trained with another config."""
         # mmap: only the callback states are read, not the (possibly huge) embedding tables
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False, mmap=True)
+        state = read_checkpoint(checkpoint, mmap=True)
         saved = state.get("callbacks", {}).get(self.state_key)
         if saved is None:
             return  # a checkpoint from before this record existed

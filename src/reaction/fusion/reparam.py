@@ -19,12 +19,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reaction.fusion.towers import Tower, TowerOutputs
+from reaction.fusion.config import tower_count_problem
+from reaction.fusion.towers import Tower, TowerPass
 from reaction.models.layers.mlp import ACTIVATIONS
 
 
 class ReparamTowers(nn.Module):
-    """``(B, K) -> TowerOutputs`` of ``T`` reparametrised towers; ``merge() -> Tower``."""
+    """``(B, K) -> TowerPass`` of ``T`` reparametrised towers; ``merge() -> Tower``."""
 
     def __init__(
         self,
@@ -35,10 +36,10 @@ class ReparamTowers(nn.Module):
         mix_self: float = 4.0,
     ) -> None:
         super().__init__()
-        if not 1 <= num_towers <= 8 or not hidden_units:
-            raise ValueError(
-                f"need 1..8 towers and hidden layers, got {num_towers}, {hidden_units}"
-            )
+        if problem := tower_count_problem(num_towers):
+            raise ValueError(problem)
+        if not hidden_units:
+            raise ValueError("reparam towers need at least one hidden layer")
         widths = [input_dim, *hidden_units, 1]
         self.num_towers, self.hidden_units, self.activation = (
             num_towers,
@@ -68,7 +69,7 @@ class ReparamTowers(nn.Module):
             raise ValueError(f"reparam scale s must lie in [0, 1], got {s}")
         self.s.fill_(s)
 
-    def forward(self, x: torch.Tensor) -> TowerOutputs:
+    def forward(self, x: torch.Tensor) -> TowerPass:
         h = x.unsqueeze(0).expand(self.num_towers, *x.shape)  # (T, B, K)
         hidden: list[torch.Tensor] = []
         for i, layer in enumerate(self.shared):
@@ -80,7 +81,7 @@ class ReparamTowers(nn.Module):
                 break
             h = torch.einsum("kj,jbo->kbo", F.softmax(self.mix[i], dim=1), self.act(z))
             hidden.append(h)
-        return TowerOutputs(logits, [[hl[k] for hl in hidden] for k in range(self.num_towers)])
+        return logits, [[hl[k] for hl in hidden] for k in range(self.num_towers)]
 
     def forward_shared(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, K) -> (B,)``: the shared tower's logits (what is evaluated and served)."""

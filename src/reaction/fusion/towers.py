@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from reaction.fusion.config import tower_count_problem
 from reaction.models.layers.mlp import MLP
 
-
-@dataclass
-class TowerOutputs:
-    """``logits``: ``(T, B)``; ``hidden[k]``: tower ``k``'s hidden layers, each ``(B, H_l)``."""
-
-    logits: torch.Tensor
-    hidden: list[list[torch.Tensor]]
-
-    @property
-    def num_towers(self) -> int:
-        return self.logits.shape[0]
+# ``(T, B)`` logits and, per tower, its hidden layers ``(B, H_l)``: what DTF fuses.
+TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]
 
 
 class Tower(nn.Module):
@@ -62,8 +53,8 @@ class TowerStack(nn.Module):
         activation: str = "relu",
     ) -> None:
         super().__init__()
-        if not 1 <= num_towers <= 8:
-            raise ValueError(f"dtf.num_towers={num_towers} (allowed: 1..8)")
+        if problem := tower_count_problem(num_towers):
+            raise ValueError(problem)
         self.towers = nn.ModuleList(
             Tower(input_dim, hidden_units, dropout, batch_norm, activation)
             for _ in range(num_towers)
@@ -73,7 +64,7 @@ class TowerStack(nn.Module):
     def num_towers(self) -> int:
         return len(self.towers)
 
-    def forward(self, x: torch.Tensor) -> TowerOutputs:
+    def forward(self, x: torch.Tensor) -> TowerPass:
         # T <= 8 small MLPs: a Python loop over towers costs far less than their matmuls
         outs = [tower.forward_hidden(x) for tower in self.towers]
-        return TowerOutputs(torch.stack([o[0] for o in outs]), [o[1] for o in outs])
+        return torch.stack([o[0] for o in outs]), [o[1] for o in outs]

@@ -27,8 +27,8 @@ from torch import nn
 from reaction.data.batch import Batch
 from reaction.info.neurons import auc, neuron_analysis
 from reaction.models.layers.embedding import split_parameters
-from reaction.runs import load_run
-from reaction.utils.results import RESULTS_FILE, write_json_atomic
+from reaction.runs.load import load_run
+from reaction.runs.results import RESULTS_FILE, write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -1,29 +1,27 @@
 """The one LightningModule that trains and evaluates every CTR model on the same terms.
 
-Models only map ``(B, F)`` field ids to ``(B,)`` logits; this module owns the loss, the metrics,
-the optimizer groups and the logging, which is what makes numbers of different models comparable.
+Models map ``(B, F)`` field ids to logits (``reaction.models.base``); this module owns the loss,
+the metrics, the optimizer groups and the logging, which is what makes numbers of different
+models comparable.
 """
 
 from __future__ import annotations
 
 import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
 from torch import nn
 
+from reaction.config import ConfigError
 from reaction.data.batch import Batch
-from reaction.fusion.objective import (
-    FusionConfig,
-    FusionObjective,
-    is_multi_tower,
-    single_tower_problem,
-)
+from reaction.fusion.config import FusionConfig, tower_mismatch_problem
+from reaction.fusion.objective import FusionObjective
 from reaction.metrics import keys
 from reaction.metrics.ctr import TowerMetrics, ctr_metrics
-from reaction.models.layers.auxiliary import pop_auxiliary_losses
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import split_parameters
-from reaction.utils.config import ConfigError
+
+STAGES = ("val", "test")
 
 
 def module_problems(
@@ -34,7 +32,7 @@ def module_problems(
     plateau_factor: float | None,
 ) -> list[str]:
     """What is wrong with the optimizer settings (``conf/module``), each naming key and value;
-    checked by ``CTRModule`` and, before any data is read, by ``reaction.utils.validation``."""
+    checked by ``CTRModule`` and, before any data is read, by ``reaction.cli.validation``."""
     rates = {"lr": lr, "embedding_lr": embedding_lr}
     decays = {"weight_decay": weight_decay, "embedding_weight_decay": embedding_weight_decay}
     problems = [f"module.{k}={v}: learning rates must be > 0" for k, v in rates.items() if v <= 0]
@@ -47,13 +45,13 @@ def module_problems(
 
 
 class CTRModule(L.LightningModule):
-    """BCE-with-logits training of ``net`` on the first label of the batch, plus any auxiliary
-    terms its layers produced (``reaction.models.layers.auxiliary``), each logged.
-
-    A multi-tower net (``num_towers``, ``forward_towers``; e.g. REACTION) trains through
-    ``objective`` (per-tower cross-entropy + fusion terms, ``reaction.fusion.objective``); every
-    tower and the towers' average are evaluated, ``val/auc`` is the best tower's (the one
-    served, which the net records) and ``test/*`` are the served tower's.
+    """BCE-with-logits training of ``net`` on the first label of the batch, through one path for
+    every model: the net's training output (``reaction.models.base.ModelOutput``, ``T`` towers;
+    ``T = 1`` for the baselines) goes through ``objective`` (per-tower cross-entropy, the model's
+    auxiliary losses and the fusion terms, ``reaction.fusion.objective``; plain cross-entropy by
+    default). Every tower is evaluated; ``val/auc`` is the served prediction's (the best tower,
+    which the net records at each validation end, or the merged towers) and so are ``test/*``.
+    With several towers, each tower's and the towers' average metrics are logged too.
 
     Embedding tables get their own Adam group: CTR embeddings are sparse, huge and overfit
     differently from dense layers, so they usually want another learning rate / weight decay.
@@ -61,7 +59,7 @@ class CTRModule(L.LightningModule):
 
     def __init__(
         self,
-        net: nn.Module,
+        net: CTRModel,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         embedding_lr: float = 1e-3,
@@ -79,84 +77,68 @@ class CTRModule(L.LightningModule):
             raise ConfigError(problems, "module config")
         self.save_hyperparameters(ignore=["net", "objective"])
         self.net = net
-        self.val_metrics = ctr_metrics("val/", auc_thresholds)
-        self.test_metrics = ctr_metrics("test/", auc_thresholds)
-        self.multi_tower = is_multi_tower(net)
-        if objective is not None and not self.multi_tower:
-            raise ValueError(single_tower_problem(objective.cfg.kind, net))
-        if self.multi_tower:
-            self.objective = objective or FusionObjective(FusionConfig(towers=net.num_towers))
-            self.val_towers = TowerMetrics("val", net.num_towers, auc_thresholds)
-            self.test_towers = TowerMetrics("test", net.num_towers, auc_thresholds)
+        self.objective = objective or FusionObjective(FusionConfig(towers=net.num_towers))
+        towers = self.objective.cfg.towers
+        if problem := tower_mismatch_problem(towers, net.num_towers, type(net).__name__):
+            raise ValueError(problem)
+        self.towers = nn.ModuleDict(
+            {stage: TowerMetrics(stage, towers, auc_thresholds) for stage in STAGES}
+        )
+        self.merged = nn.ModuleDict(
+            {stage: ctr_metrics(f"{stage}/", auc_thresholds) for stage in STAGES}
+        )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features)
 
-    def _tower_loss(self, batch: Batch) -> torch.Tensor:
-        out = self.net.forward_towers(batch.features)
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        out = self.net.forward_train(batch.features, with_hidden=self.objective.needs_hidden)
         terms = self.objective(out, batch.labels[:, 0], batch.features)
         for name, value in terms.items():
             if name != "total":
                 self.log(f"train/{name}", value, batch_size=len(batch))
+        self.log(keys.TRAIN_LOSS, terms["total"], prog_bar=True, batch_size=len(batch))
         return terms["total"]
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        if self.multi_tower:
-            loss = self._tower_loss(batch)
-        else:
-            loss = F.binary_cross_entropy_with_logits(self.net(batch.features), batch.labels[:, 0])
-        for name, term in pop_auxiliary_losses(self.net).items():
-            self.log(f"{keys.TRAIN_AUX_PREFIX}/{name}", term, batch_size=len(batch))
-            loss = loss + term
-        self.log(keys.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))
-        return loss
+    def _evaluate(self, batch: Batch, stage: str) -> None:
+        out = self.net.forward_train(batch.features)
+        labels = batch.labels[:, 0]
+        self.towers[stage].update(out.logits, labels)
+        if out.merged is not None:
+            self.merged[stage].update(out.merged, labels)
 
-    def _served_logits(self, features: torch.Tensor, tower_logits: torch.Tensor) -> torch.Tensor:
-        """The served prediction of a multi-tower net: its merged (reparam) or chosen tower."""
+    def _epoch_metrics(self, stage: str) -> dict[str, float]:
+        """Every tower's metrics (with several) and the served prediction's ``stage/auc`` and
+        ``stage/logloss``; at validation end the served tower is chosen first."""
+        values, aucs = self.towers[stage].compute_and_reset()
         if self.net.merges_towers:
-            return self.net(features)
-        return tower_logits[int(self.net.served_index)]
+            served = {k: float(v) for k, v in self.merged[stage].compute().items()}
+            self.merged[stage].reset()
+        else:
+            if stage == "val" and not self.trainer.sanity_checking:
+                self.net.choose_served(aucs)
+            k = self.net.served_index
+            served = {f"{stage}/{m}": values[f"{stage}/tower{k}/{m}"] for m in ("auc", "logloss")}
+            if stage == "val" and self.net.num_towers > 1:
+                served[keys.SERVED_TOWER] = float(k)
+        return {**values, **served} if self.net.num_towers > 1 else served
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
-        if self.multi_tower:  # a chosen served tower is picked at epoch end
-            logits = self.net.forward_towers(batch.features).logits
-            self.val_towers.update(logits, batch.labels[:, 0])
-            if self.net.merges_towers:
-                self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
-            return
-        self.val_metrics.update(self.net(batch.features), batch.labels[:, 0])
-        # Logging the metric objects lets Lightning compute, sync across ranks and reset them.
-        self.log_dict(self.val_metrics, on_step=False, on_epoch=True, prog_bar=True)
+        self._evaluate(batch, "val")
 
     def on_validation_epoch_end(self) -> None:
-        if not self.multi_tower or self.trainer.sanity_checking:
+        values = self._epoch_metrics("val")
+        if self.trainer.sanity_checking:
             return
-        values, aucs = self.val_towers.compute_and_reset()
-        if self.net.merges_towers:
-            values.update({k: float(v) for k, v in self.val_metrics.compute().items()})
-            self.val_metrics.reset()
-        else:
-            self.net.choose_served(aucs)
-            served = int(self.net.served_index)
-            values[keys.VAL_AUC] = values[f"val/tower{served}/auc"]
-            values[keys.VAL_LOGLOSS] = values[f"val/tower{served}/logloss"]
-            values[keys.SERVED_TOWER] = float(served)
         # already synced by torchmetrics; sync_dist averages identical values (and keeps DDP quiet)
-        self.log_dict(values, prog_bar=False, sync_dist=True)
+        self.log_dict(values, sync_dist=True)
+        self.log(keys.VAL_AUC, values[keys.VAL_AUC], prog_bar=True, sync_dist=True)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
-        if self.multi_tower:
-            logits = self.net.forward_towers(batch.features).logits
-            self.test_towers.update(logits, batch.labels[:, 0])
-            served = self._served_logits(batch.features, logits)
-        else:
-            served = self.net(batch.features)
-        self.test_metrics.update(served, batch.labels[:, 0])
-        self.log_dict(self.test_metrics, on_step=False, on_epoch=True)
+        self._evaluate(batch, "test")
 
     def on_test_epoch_end(self) -> None:
-        if self.multi_tower:
-            self.log_dict(self.test_towers.compute_and_reset()[0], sync_dist=True)
+        self.log_dict(self._epoch_metrics("test"), sync_dist=True)
 
     def configure_optimizers(self) -> OptimizerLRSchedulerConfig | torch.optim.Optimizer:
         """Adam; with ``plateau_factor`` every learning rate is cut when val AUC stops improving.

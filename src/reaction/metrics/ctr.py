@@ -68,19 +68,21 @@ class TowerMetrics(nn.Module):
         self.towers = nn.ModuleList(
             ctr_metrics(f"{stage}/tower{k}/", auc_thresholds) for k in range(num_towers)
         )
-        self.mean = ctr_metrics(f"{stage}/towers_mean/", auc_thresholds)
+        # one tower: its mean is itself (not stored twice: exact AUC keeps every prediction)
+        self.mean = ctr_metrics(f"{stage}/towers_mean/", auc_thresholds) if num_towers > 1 else None
 
     def update(self, logits: torch.Tensor, labels: torch.Tensor) -> None:
         """``logits``: ``(T, B)``."""
         for metrics, z in zip(self.towers, logits, strict=True):
             metrics.update(z, labels)
-        p = torch.sigmoid(logits.float()).mean(0).clamp(1e-7, 1 - 1e-7)
-        self.mean.update(torch.logit(p), labels)
+        if self.mean is not None:
+            p = torch.sigmoid(logits.float()).mean(0).clamp(1e-7, 1 - 1e-7)
+            self.mean.update(torch.logit(p), labels)
 
     def compute_and_reset(self) -> tuple[dict[str, float], list[float]]:
         """``({key: value}, per-tower AUC)``."""
         values: dict[str, float] = {}
-        for metrics in [*self.towers, self.mean]:
+        for metrics in [*self.towers, *([self.mean] if self.mean is not None else [])]:
             values.update({k: float(v) for k, v in metrics.compute().items()})
             metrics.reset()
         aucs = [values[f"{m.prefix}auc"] for m in self.towers]

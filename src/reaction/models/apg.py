@@ -8,11 +8,12 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.apg import APGMLP
 from reaction.models.layers.embedding import FieldEmbedding
 
 
-class APG(nn.Module):
+class APG(CTRModel):
     """``(B, F) -> e (B, F*D) -> APG tower(e | z) (B, H) -> head (B,)``.
 
     The DNN baseline with each hidden ``Linear`` replaced by an ``APGLinear`` whose weights

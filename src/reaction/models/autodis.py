@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.mlp import MLP
 from reaction.models.layers.numeric import AutoDisEmbedding, numeric_bucket_values
 
 
-class AutoDis(nn.Module):
+class AutoDis(CTRModel):
     """``(B, F) -> [FieldEmbedding(categorical) || AutoDis(numeric)] (B, F, D) -> MLP -> (B,)``.
 
     AutoDis is an embedding method, not an interaction model: the paper plugs it into several

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.attention import MultiHeadSelfAttention
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.mlp import MLP
 
 
-class AutoIntPlus(nn.Module):
+class AutoIntPlus(CTRModel):
     """``(B, F) -> E (B, F, D) -> [attention (B, F*A) || tower (B, H)] -> head (B,)``.
 
     ``attention_layers`` stacked ``MultiHeadSelfAttention`` blocks (residual ReLU output) turn field

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.interactions import CrossNet
 from reaction.models.layers.mlp import MLP
 
 
-class DCN(nn.Module):
+class DCN(CTRModel):
     """``(B, F) -> x_0 (B, F*D) -> [cross(x_0) (B, F*D) || tower(x_0) (B, H)] -> head (B,)``.
 
     The paper's combination layer (Wang et al. 2017, eq. 5) on its cross network (eq. 3): the

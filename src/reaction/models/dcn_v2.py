@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.interactions import CrossNetV2
 from reaction.models.layers.mlp import MLP
@@ -16,7 +17,7 @@ from reaction.models.layers.mlp import MLP
 Structure = Literal["stacked", "parallel"]
 
 
-class DCNv2(nn.Module):
+class DCNv2(CTRModel):
     """``(B, F) -> x_0 (B, F*D) -> cross/deep -> head (B,)``, the paper's two structures.
 
     ``stacked``: ``head(tower(interaction(x_0)))``; the deep part refines the crosses.

@@ -8,13 +8,14 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.factorization import FMInteraction, num_pairs
 from reaction.models.layers.linear import FirstOrder
 from reaction.models.layers.mlp import MLP
 
 
-class DeepFM(nn.Module):
+class DeepFM(CTRModel):
     """``logit = y_FM + y_DNN`` (Guo et al. 2017, eq. 1-2), both from one embedding table.
 
     ``y_FM = b + sum_f w_f[x_f] + sum_{i<j} <v_i, v_j>`` captures low-order interactions

@@ -8,11 +8,12 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel, ModelOutput
 from reaction.models.layers.embedding import flat_input_embedding
 from reaction.models.layers.mlp import MLP
 
 
-class DNN(nn.Module):
+class DNN(CTRModel):
     """``(B, F) -> embedding (B, F, D) -> flatten (B, F*D) -> tower (B, H) -> head (B,)``.
 
     The closest baseline to a single REACTION tower: interactions are learned only implicitly by
@@ -46,5 +47,14 @@ class DNN(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, F)`` int64 ids -> ``(B,)`` logits."""
-        x = self.embedding(features).flatten(start_dim=1)
-        return self.head(self.tower(x)).squeeze(-1)
+        return self._logits(self.embedding(features))
+
+    def forward_train(self, features: torch.Tensor, with_hidden: bool = False) -> ModelOutput:
+        """The logits and the embedding's loss terms (AFE's bottleneck KL, if any)."""
+        if with_hidden:
+            return super().forward_train(features, with_hidden)
+        x, losses = self.embedding.forward_with_losses(features)
+        return ModelOutput(self._logits(x).unsqueeze(0), aux_losses=losses)
+
+    def _logits(self, embedded: torch.Tensor) -> torch.Tensor:
+        return self.head(self.tower(embedded.flatten(start_dim=1))).squeeze(-1)

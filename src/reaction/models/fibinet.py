@@ -8,13 +8,14 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.linear import FirstOrder
 from reaction.models.layers.mlp import MLP
 from reaction.models.layers.senet import BilinearInteraction, BilinearType, SqueezeExcitation
 
 
-class FiBiNET(nn.Module):
+class FiBiNET(CTRModel):
     """``(B, F) -> E (B, F, D) -> [bilinear(E) || bilinear(SENET(E))] (B, 2 P D) -> DNN (B,)``.
 
     ``P = F (F - 1) / 2`` pairs. SENET re-weights the fields; two bilinear layers with their own

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.graph import AttentionalScoring, FieldGraph
 
 
-class FiGNN(nn.Module):
+class FiGNN(CTRModel):
     """``(B, F) -> E (B, F, D) -> field graph (B, F, D) -> attentional scoring (B,)``.
 
     Each field is a node of a fully connected graph with attentional edge weights; ``gnn_layers``

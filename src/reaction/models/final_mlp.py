@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.gating import BilinearFusion, FeatureSelectionGate
 from reaction.models.layers.mlp import MLP
 
 
-class FinalMLP(nn.Module):
+class FinalMLP(CTRModel):
     """``(B, F) -> e (B, F*D) -> [gate_s(e) -> mlp_s]_{s=1,2} -> fusion (B,)``.
 
     The paper's point: two plain MLPs ("DualMLP") are already a strong two-stream model; giving

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.factorization import FMInteraction, num_pairs
 from reaction.models.layers.linear import FirstOrder
 
 
-class FM(nn.Module):
+class FM(CTRModel):
     """``logit = b + sum_f w_f[x_f] + sum_{i<j} <v_i, v_j>`` (Rendle 2010, eq. 1).
 
     ``(B, F) -> embeddings (B, F, D) -> sum-square pairwise term (B,)`` plus the first-order term.

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.factorization import FieldMatrixedInteraction
 from reaction.models.layers.linear import FirstOrder
 
 
-class FmFM(nn.Module):
+class FmFM(CTRModel):
     """``logit = b + sum_f w_f[x_f] + sum_{i<j} v_i M_{F(i),F(j)} v_j^T``.
 
     ``(B, F) -> embeddings (B, F, D) -> field-matrixed pairwise term (B,)`` plus the first-order

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.factorization import FieldWeightedInteraction
 from reaction.models.layers.linear import FirstOrder
 
 
-class FwFM(nn.Module):
+class FwFM(CTRModel):
     """``logit = b + sum_f w_f[x_f] + sum_{i<j} <v_i, v_j> r_{F(i),F(j)}``.
 
     ``(B, F) -> embeddings (B, F, D) -> field-weighted pairwise term (B,)`` plus the first-order

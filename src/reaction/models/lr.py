@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import torch
-from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.linear import FirstOrder
 
 
-class LR(nn.Module):
+class LR(CTRModel):
     """``logit = b + sum_f w_f[x_f]``: the first-order term alone, no interactions."""
 
     def __init__(self, feature_map: FeatureMap, init_std: float = 1e-4) -> None:

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.factorization import InnerProduct
 from reaction.models.layers.mlp import MLP
 
 
-class PNN(nn.Module):
+class PNN(CTRModel):
     """``(B, F) -> [flatten(v) (B, F*D) || <v_i, v_j> (B, P)] -> tower (B, H) -> head (B,)``.
 
     The product layer's linear signals ``l_z`` and inner-product signals ``l_p`` (Qu et al. 2016,

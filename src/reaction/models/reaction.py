@@ -1,8 +1,8 @@
 """REACTION: (AFE-compact) shared embeddings -> DTF towers; one tower is served.
 
-During training every tower is computed (``forward_towers``) and ``CTRModule`` adds the fusion
+During training every tower is computed (``forward_train``) and ``CTRModule`` adds the fusion
 objective; ``forward`` runs only the served tower -- the one with the best validation AUC
-(``serve="best"``, tracked in the ``served_index`` buffer, so each checkpoint knows its own) or a
+(``serve="best"``, tracked in the ``served_tower`` buffer, so each checkpoint knows its own) or a
 fixed index. ``served()`` extracts it as a plain ``embedding + tower`` module for costs and export.
 With ``parametrization="reparam"`` (``fusion=reparam``) the towers are ``ReparamTowers`` and the
 shared tower they converge onto is evaluated and served.
@@ -16,13 +16,14 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
-from reaction.fusion.objective import serve_problem
+from reaction.fusion.config import serve_problem
 from reaction.fusion.reparam import ReparamTowers
-from reaction.fusion.towers import Tower, TowerOutputs, TowerStack
+from reaction.fusion.towers import Tower, TowerStack
+from reaction.models.base import CTRModel, ModelOutput
 from reaction.models.layers.embedding import flat_input_embedding
 
 
-class ServedTower(nn.Module):
+class ServedTower(CTRModel):
     """``(B, F) -> (B,)``: the shared embedding and one tower, nothing else."""
 
     def __init__(self, embedding: nn.Module, tower: Tower) -> None:
@@ -34,8 +35,12 @@ class ServedTower(nn.Module):
         return self.tower(self.embedding(features).flatten(start_dim=1))
 
 
-class REACTION(nn.Module):
-    """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one."""
+class REACTION(CTRModel):
+    """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one.
+
+    ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
+    (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.
+    """
 
     def __init__(
         self,
@@ -52,11 +57,12 @@ class REACTION(nn.Module):
         embedding: nn.Module | None = None,
     ) -> None:
         super().__init__()
+        if problem := serve_problem(serve, num_towers):
+            raise ValueError(problem)
         self.embedding = flat_input_embedding(
             feature_map.vocab_sizes, embedding_dim, init_std, embedding
         )
-        self.merges_towers = parametrization == "reparam"
-        if self.merges_towers:
+        if parametrization == "reparam":
             if dropout or batch_norm:
                 raise ValueError("fusion=reparam towers take no dropout or batch_norm")
             self.towers = ReparamTowers(
@@ -70,40 +76,48 @@ class REACTION(nn.Module):
             raise ValueError(
                 f"fusion.parametrization={parametrization!r} (allowed: independent, reparam)"
             )
-        problem = serve_problem(serve, num_towers)
-        if problem:
-            raise ValueError(problem)
         self.serve_best = serve == "best"
-        self.register_buffer("served_index", torch.tensor(0 if self.serve_best else serve))
+        self.register_buffer("served_tower", torch.tensor(0 if self.serve_best else serve))
 
     @property
     def num_towers(self) -> int:
         return self.towers.num_towers
 
-    def forward_towers(self, features: torch.Tensor) -> TowerOutputs:
-        return self.towers(self.embedding(features).flatten(start_dim=1))
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        # checkpoints written before the model contract named this buffer ``served_index``
+        if (old := prefix + "served_index") in state_dict:
+            state_dict[prefix + "served_tower"] = state_dict.pop(old)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    @property
+    def merges_towers(self) -> bool:
+        return isinstance(self.towers, ReparamTowers)
+
+    @property
+    def served_index(self) -> int:
+        return int(self.served_tower)
+
+    def forward_train(self, features: torch.Tensor, with_hidden: bool = False) -> ModelOutput:
+        x, losses = self.embedding.forward_with_losses(features)
+        x = x.flatten(start_dim=1)
+        logits, hidden = self.towers(x)
+        merged = self.towers.forward_shared(x) if self.merges_towers and not self.training else None
+        return ModelOutput(logits, hidden if with_hidden else None, losses, merged)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """The served tower's ``(B,)`` logits (only that tower is computed)."""
         x = self.embedding(features).flatten(start_dim=1)
         if self.merges_towers:
             return self.towers.forward_shared(x)
-        return self.towers.towers[int(self.served_index)](x)
+        return self.towers.towers[self.served_index](x)
 
     def choose_served(self, tower_auc: Sequence[float]) -> None:
         """With ``serve="best"``: serve the tower with the best validation AUC (reparam towers
         serve their shared tower)."""
         if self.serve_best and not self.merges_towers:
-            self.served_index.fill_(int(torch.tensor(tower_auc).argmax()))
+            self.served_tower.fill_(int(torch.tensor(tower_auc).argmax()))
 
     def served(self) -> ServedTower:
         if self.merges_towers:
             return ServedTower(self.embedding, self.towers.shared_tower())
-        return ServedTower(self.embedding, self.towers.towers[int(self.served_index)])
-
-
-def served_module(net: nn.Module) -> nn.Module:
-    """What is served from a trained net: its single served tower when it has towers (also
-    behind AFE), else the net itself."""
-    served = getattr(net, "served", None)
-    return served() if callable(served) else net
+        return ServedTower(self.embedding, self.towers.towers[self.served_index])

@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.linear import FirstOrder
 from reaction.models.layers.mlp import MLP
 
 
-class WideDeep(nn.Module):
+class WideDeep(CTRModel):
     """``logit = wide(x) + w_deep^T tower(embedding(x))`` (Cheng et al. 2016, eq. 3).
 
     Wide: the first-order term ``b + sum_f w_f[x_f]`` (memorisation); it carries the model's one

@@ -8,13 +8,14 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
+from reaction.models.base import CTRModel
 from reaction.models.layers.cin import CompressedInteractionNet
 from reaction.models.layers.embedding import FieldEmbedding
 from reaction.models.layers.linear import FirstOrder
 from reaction.models.layers.mlp import MLP
 
 
-class XDeepFM(nn.Module):
+class XDeepFM(CTRModel):
     """``(B, F) -> E (B, F, D) -> [CIN p^+ || tower(flatten E)] -> head + first order -> (B,)``.
 
     The paper's output unit: ``logit = w_lin^T a + w_cin^T p^+ + w_dnn^T x_dnn + b``. The

@@ -28,7 +28,7 @@ from reaction.serving.contract import CONTRACT_KEY, InputContract
 from reaction.serving.export import ONNX, TORCHSCRIPT
 
 if TYPE_CHECKING:
-    from reaction.runs import TrainedRun
+    from reaction.runs.load import TrainedRun
 
 
 class ServedModel(ABC):

@@ -67,6 +67,13 @@ class FieldEmbedding(nn.Module):
         """Width of the embeddings concatenated, ``F * D``."""
         return self.num_fields * self.embedding_dim
 
+    def forward_with_losses(
+        self, features: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``forward`` and the training-loss terms of this embedding (none): the interface a
+        flat-input model shares with AFE's embedding, whose bottleneck has a KL term."""
+        return self(features), {}
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """``(B, F)`` int64 ids -> ``(B, F, D)``."""
         # Eager mode only: a data-dependent check cannot be traced or exported, and is not needed

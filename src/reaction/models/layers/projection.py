@@ -11,10 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from reaction.models.layers.auxiliary import AuxiliaryLoss
 
-
-class SubspaceProjection(AuxiliaryLoss):
+class SubspaceProjection(nn.Module):
     """``(B, K) -> (B, d)``; a variational bottleneck with a KL term when ``ib_beta > 0``."""
 
     def __init__(self, in_dim: int, out_dim: int, ib_beta: float = 0.0) -> None:
@@ -27,10 +25,13 @@ class SubspaceProjection(AuxiliaryLoss):
         self.log_var = nn.Linear(in_dim, out_dim) if ib_beta > 0 else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_with_loss(x)[0]
+
+    def forward_with_loss(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(z, ib_beta * KL)`` when training a bottleneck, else ``(mu(x), None)``."""
         mu = self.mean(x)
         if self.log_var is None or not self.training:
-            return mu
+            return mu, None
         log_var = self.log_var(x).clamp(-10.0, 10.0)
         kl = 0.5 * (mu.pow(2) + log_var.exp() - 1.0 - log_var).sum(1).mean()
-        self.auxiliary_loss = self.ib_beta * kl
-        return mu + torch.randn_like(mu) * (0.5 * log_var).exp()
+        return mu + torch.randn_like(mu) * (0.5 * log_var).exp(), self.ib_beta * kl

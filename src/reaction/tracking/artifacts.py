@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import wandb
 from lightning.pytorch.loggers import Logger, WandbLogger
 
-from reaction.afe import PLAN_FILE
-from reaction.utils.checkpoints import checkpoint_dir
-from reaction.utils.results import RESULTS_FILE
+from reaction.runs.run_dir import RunDir
 
 AFE_PLAN_TYPE = "afe_plan"
 MODEL_TYPE = "model"
 
 
 def log_artifacts(
-    loggers: list[Logger], run_dir: Path, checkpoint: str | None, results: dict[str, Any]
+    loggers: list[Logger], run_dir: RunDir, checkpoint: str | None, results: dict[str, Any]
 ) -> None:
     """Call once, on rank zero, after ``results.json`` is written: ``afe_plan-<run id>``
     (``checkpoints/afe_plan.json``, when the run has AFE) and ``model-<run id>`` (the tested
@@ -32,11 +29,11 @@ def log_artifacts(
         run = logger.experiment
         if results.get("afe") is not None:
             plan = wandb.Artifact(f"afe_plan-{run.id}", type=AFE_PLAN_TYPE, metadata=results["afe"])
-            plan.add_file(str(checkpoint_dir(run_dir) / PLAN_FILE))
+            plan.add_file(str(run_dir.plan))
             run.log_artifact(plan)
         metadata = {"metrics": results["metrics"], "costs": results["costs"]}
         model = wandb.Artifact(f"model-{run.id}", type=MODEL_TYPE, metadata=metadata)
         if checkpoint:  # none under fast_dev_run, which tests the in-memory weights
             model.add_file(checkpoint)
-        model.add_file(str(run_dir / RESULTS_FILE))
+        model.add_file(str(run_dir.results))
         run.log_artifact(model)

@@ -7,4 +7,4 @@ as an editable checkout; users add their own groups through Hydra's search path
 
 from pathlib import Path
 
-CONF_DIR = str(Path(__file__).resolve().parent / "conf")
+CONF_DIR = str(Path(__file__).resolve().parents[1] / "conf")

@@ -18,9 +18,9 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from reaction.conf_dir import CONF_DIR
+from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
-from reaction.utils.results import write_json_atomic
+from reaction.runs.results import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Any
 
 import hydra
@@ -13,23 +12,24 @@ from lightning.pytorch.loggers import Logger
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from reaction.afe import PLAN_FILE, AFEPlan, build_net
+from reaction.afe import AFEPlan, build_net
 from reaction.afe.fit import afe_config, afe_costs, fit_for_data
 from reaction.callbacks.resume import RunConfigRecord
 from reaction.callbacks.throughput import TrainThroughput
-from reaction.conf_dir import CONF_DIR
+from reaction.cli.validation import validate_config
+from reaction.config.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
-from reaction.fusion.objective import FusionObjective, fusion_config
+from reaction.fusion.config import fusion_config
+from reaction.fusion.objective import FusionObjective
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
-from reaction.models.reaction import served_module
-from reaction.runs import checkpoint_plan, load_run
-from reaction.utils.checkpoints import checkpoint_dir, finished_results, resume_checkpoint
-from reaction.utils.loggers import finish, log_config, log_final
-from reaction.utils.results import RESULTS_FILE, build_results, write_json_atomic
-from reaction.utils.validation import validate_config
-from reaction.utils.wandb_artifacts import log_artifacts
-from reaction.utils.wandb_mode import ensure_wandb_mode
+from reaction.runs.checkpoint import checkpoint_plan
+from reaction.runs.load import load_run
+from reaction.runs.results import build_results
+from reaction.runs.run_dir import RunDir
+from reaction.tracking.artifacts import log_artifacts
+from reaction.tracking.loggers import finish, log_config, log_final
+from reaction.tracking.wandb_mode import ensure_wandb_mode
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -60,12 +60,11 @@ def _served_costs(
     return costs
 
 
-def _objective(node: DictConfig | None, net: nn.Module) -> FusionObjective | None:
-    """The multi-tower training objective (None for single-tower models and ``fusion=none``)."""
+def _objective(node: DictConfig | None) -> FusionObjective:
+    """The training objective the fusion config names (``fusion=kd``: its teacher's served
+    model, loaded from the teacher's run directory)."""
     cfg = fusion_config(OmegaConf.to_container(node, resolve=True) if node else None)
-    if cfg.kind == "none" and getattr(net, "num_towers", None) is None:
-        return None
-    teacher = served_module(load_run(cfg.teacher_run).net) if cfg.kind == "kd" else None
+    teacher = load_run(cfg.teacher_run).net if cfg.kind == "kd" else None
     return FusionObjective(cfg, teacher)
 
 
@@ -88,10 +87,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     afe = afe_config(cfg.get("afe"))
     resolved = OmegaConf.to_container(cfg, resolve=True)
     record = RunConfigRecord(resolved)  # stored in every checkpoint
-    resume_from = resume_checkpoint(cfg.get("resume"), cfg.paths.output_dir)
+    run_dir = RunDir(cfg.paths.output_dir)
+    resume_from = run_dir.resume_from(cfg.get("resume"))
     if resume_from is not None:
         record.check(resume_from)  # before any data is read or any state restored
-    if (finished := finished_results(cfg.get("resume"), cfg.paths.output_dir)) is not None:
+    if (finished := run_dir.finished_results(cfg.get("resume"))) is not None:
         return finished
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data.datamodule)
@@ -106,7 +106,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
     factory = instantiate(cfg.model.net, _partial_=True)
     net = build_net(factory, feature_map, plan)
-    module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion"), net))
+    module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion")))
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
     callbacks = [*_instantiate_all(cfg.get("callbacks")), record]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
@@ -117,12 +117,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         log_config(loggers, resolved, fingerprints)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
         if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
-            plan.save(checkpoint_dir(cfg.paths.output_dir) / PLAN_FILE)
+            plan.save(run_dir.plan)
         trainer.test(module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"))
         metrics = _final_metrics(trainer)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
         costs = (
-            _served_costs(served_module(net), feature_map, cfg.cost_batch_size, trainer)
+            _served_costs(net.served(), feature_map, cfg.cost_batch_size, trainer)
             if trainer.is_global_zero
             else {}
         )
@@ -140,8 +140,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             afe=_afe_summary(plan),
         )
         if trainer.is_global_zero:
-            write_json_atomic(Path(cfg.paths.output_dir) / RESULTS_FILE, results)
-            log_artifacts(loggers, Path(cfg.paths.output_dir), trainer.ckpt_path, results)
+            run_dir.write_results(results)
+            log_artifacts(loggers, run_dir, trainer.ckpt_path, results)
         return results
     finally:
         finish(loggers)
@@ -151,7 +151,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 def main(cfg: DictConfig) -> float | tuple[float, ...] | None:
     """Console entry point; returns ``optimized_metrics`` (default: the best val AUC) so Hydra
     sweepers can optimise them -- a tuple for Optuna's multi-objective search."""
-    from reaction.sweeps import sweep_objective
+    from reaction.cli.sweeps import sweep_objective
 
     return sweep_objective(cfg, train(cfg))
 

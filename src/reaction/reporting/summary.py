@@ -1,16 +1,14 @@
 """One comparison table from the ``results.json`` files under a run or multirun folder.
 
-``python -m reaction.summary outputs/zoo --write`` — runs are grouped by (model, dataset), a
-model behind AFE named ``<model>+afe:<variant>`` (plus ``/<k>`` with a field budget); every
-column is the mean over the group's seeds, metrics also with their standard deviation, so a
-multirun over models x seeds reads as one table. ``--write`` saves it beside the runs as
-``summary.md`` and ``summary.csv`` (the numbers the experiment READMEs quote).
-``reaction.report`` builds on the same loading, labels and aggregation.
+Runs are grouped by (model, dataset), a model behind AFE named ``<model>+afe:<variant>`` (plus
+``/<k>`` with a field budget); every column is the mean over the group's seeds, metrics also with
+their standard deviation, so a multirun over models x seeds reads as one table.
+``reaction.reporting.report`` (``reaction-report``) builds on the same loading, labels and
+aggregation.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -22,8 +20,7 @@ import polars as pl
 from rich.table import Table
 
 from reaction.metrics import keys
-from reaction.utils.console import wide_console
-from reaction.utils.results import RESULTS_FILE
+from reaction.runs.results import RESULTS_FILE
 
 
 class Column(NamedTuple):
@@ -214,26 +211,3 @@ def to_markdown(table: pl.DataFrame, columns: Sequence[Column] = COLUMNS) -> str
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cells(row, columns)) + " |" for row in table.iter_rows(named=True)]
     return "\n".join(lines) + "\n"
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="a run or multirun folder")
-    parser.add_argument("--write", action="store_true", help="save summary.md and summary.csv")
-    parser.add_argument(
-        "--by", action="append", default=[], help="also group by a config key, e.g. afe.mi_retain"
-    )
-    args = parser.parse_args()
-    try:
-        results = require_results(args.root)
-    except ResultsError as err:
-        raise SystemExit(str(err)) from None
-    table = aggregate(results, tuple(args.by))
-    wide_console().print(results_table(table))
-    if args.write:
-        (args.root / "summary.md").write_text(to_markdown(table))
-        table.write_csv(args.root / "summary.csv")
-
-
-if __name__ == "__main__":
-    main()

@@ -23,15 +23,15 @@ from rich.table import Table
 from torch import nn
 from torch.utils.data import DataLoader
 
-from reaction.conf_dir import CONF_DIR
+from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
 from reaction.data.preprocess import load_or_build
 from reaction.data.schema import FeatureMap
 from reaction.data.stream import ParquetBatchStream
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report, random_features
+from reaction.runs.results import write_json_atomic
 from reaction.utils.console import wide_console
-from reaction.utils.results import write_json_atomic
 
 
 def _peak_rss_mb() -> float:

@@ -1,15 +1,13 @@
 """The field-count curve: test AUC vs. fields kept, in AFE order vs. a random order.
 
-``python -m reaction.afe.curve outputs/afe_curve --all-fields outputs/afe_compare`` reads the
-``results.json`` of ``experiment=afe_curve`` (and, for the all-fields point, the runs without
-AFE under ``--all-fields``) and writes ``curve.md``, ``curve.csv`` and ``curve.png`` beside the
-runs. The paper's claim, "about half of the fields are redundant", reads off it directly: the AFE
-curve reaches the all-fields AUC long before the random one.
-"""
+``reaction-report outputs/afe_curve --afe-curve --all-fields outputs/afe_compare`` reads the
+``results.json`` of ``experiment=afe_curve`` (and, for the all-fields point, the runs without AFE
+under ``--all-fields``) and writes ``curve.md``, ``curve.csv`` and ``curve.png`` into the report
+folder. The paper's claim, "about half of the fields are redundant", reads off it directly: the AFE
+curve reaches the all-fields AUC long before the random one."""
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import polars as pl  # noqa: E402
 
 from reaction.metrics import keys  # noqa: E402
-from reaction.summary import load_results  # noqa: E402
+from reaction.reporting.summary import load_results  # noqa: E402
 
 ALL_FIELDS = "all fields"
 
@@ -92,22 +90,16 @@ def to_markdown(table: pl.DataFrame) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", type=Path, help="the afe_curve multirun folder")
-    parser.add_argument("--all-fields", type=Path, help="a folder with runs without AFE")
-    args = parser.parse_args()
-    results = load_results(args.runs)
-    if args.all_fields:
-        results += [r for r in load_results(args.all_fields) if not r.get("afe")]
-    if not results:
-        raise SystemExit(f"no results.json under {args.runs}")
+def write_curve(runs: Path, all_fields: Path | None, out: Path) -> str:
+    """``curve.md``, ``curve.csv`` and ``curve.png`` in ``out`` from the runs under ``runs`` (and
+    the runs without AFE under ``all_fields``); returns the markdown table."""
+    results = load_results(runs)
+    if all_fields:
+        results += [r for r in load_results(all_fields) if not r.get("afe")]
     table = summarise(curve_points(results))
-    (args.runs / "curve.md").write_text(to_markdown(table))
-    table.write_csv(args.runs / "curve.csv")
-    plot_curve(table, args.runs / "curve.png")
-    print(to_markdown(table))  # noqa: T201 - the command's output
-
-
-if __name__ == "__main__":
-    main()
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = to_markdown(table)
+    (out / "curve.md").write_text(markdown)
+    table.write_csv(out / "curve.csv")
+    plot_curve(table, out / "curve.png")
+    return markdown

@@ -1,6 +1,6 @@
 """Is a composed config well-formed? Resolvable, no unknown keys, targets accept their keys.
 
-The structural half of start-up validation (``reaction.utils.validation`` adds the values and
+The structural half of start-up validation (``reaction.cli.validation`` adds the values and
 combinations): Hydra's struct mode refuses ``foo.bar=1`` for a key that does not exist, but not
 ``+key=`` additions nothing reads, nor interpolations that break only when resolved.
 """
@@ -18,8 +18,8 @@ from hydra.utils import get_object
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import InterpolationResolutionError, InterpolationToMissingValueError
 
-from reaction.conf_dir import CONF_DIR
-from reaction.utils.config import ConfigError, dataclass_from_node, did_you_mean
+from reaction.config.conf_dir import CONF_DIR
+from reaction.config.nodes import ConfigError, dataclass_from_node, did_you_mean
 
 HYDRA_KEYS = {"_target_", "_recursive_", "_convert_", "_partial_", "_args_"}
 
@@ -54,8 +54,8 @@ def unresolved(cfg: DictConfig) -> list[str]:
 
 
 @functools.cache
-def known_keys() -> tuple[frozenset[str], frozenset[str]]:
-    """Top-level keys (``train.yaml``, its groups, global-package files) and ``dtf``'s keys."""
+def known_keys() -> frozenset[str]:
+    """Top-level keys: ``train.yaml``'s, its groups' and those of global-package files."""
     train = OmegaConf.load(Path(CONF_DIR) / "train.yaml")
     defaults = OmegaConf.to_container(train.defaults)
     groups = {next(iter(d)).split()[-1].lstrip("/") for d in defaults if isinstance(d, dict)}
@@ -63,17 +63,14 @@ def known_keys() -> tuple[frozenset[str], frozenset[str]]:
     for path in Path(CONF_DIR).glob("*/*.yaml"):
         if path.read_text().startswith("# @package _global_"):
             top |= set(OmegaConf.load(path)) - {"defaults", "hydra"}
-    return frozenset(top), frozenset(train.dtf)
+    return frozenset(top)
 
 
 def unknown_keys(cfg: DictConfig) -> list[str]:
-    top, dtf = known_keys()
-    nodes = [("", cfg, top), ("dtf.", cfg.get("dtf") or {}, dtf)]
+    allowed = sorted(known_keys())
     return [
-        f"{prefix}{key}={node[key]!r}: unknown key{did_you_mean(key, sorted(allowed))}; "
-        f"allowed: {sorted(allowed)}"
-        for prefix, node, allowed in nodes
-        for key in node
+        f"{key}={cfg[key]!r}: unknown key{did_you_mean(key, allowed)}; allowed: {allowed}"
+        for key in cfg
         if key not in allowed
     ]
 

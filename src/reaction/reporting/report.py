@@ -1,18 +1,16 @@
-"""``reaction-report``: the comparison table with significance, Pareto and sweep plots.
+"""The comparison report: the table with significance, Pareto and sweep plots (``reaction-report``).
 
 ``reaction-report outputs/ablation_dtf --baseline reaction --sweep fusion.schedule.name`` reads
-every ``results.json`` below the folder (grouped as ``reaction.summary`` groups them) and writes
-``<root>/report/``: ``report.md`` and ``report.csv`` (mean ± std over seeds of test AUC, logloss,
-best val AUC and the costs, with a Welch t-test p-value against the baseline), the Pareto plots
-``pareto_params.png`` and ``pareto_latency.png``, and one ``sweep_<key>.png`` per ``--sweep``.
+every ``results.json`` below the folder (grouped as ``reaction.reporting.summary`` groups them) and
+writes ``<root>/report/``: ``report.md`` and ``report.csv`` (mean ± std over seeds of test AUC,
+logloss, best val AUC and the costs, with a Welch t-test p-value against the baseline), the Pareto
+plots ``pareto_params.png`` and ``pareto_latency.png``, and one ``sweep_<key>.png`` per ``--sweep``.
 A sweep key is a dotted config key (``afe.mi_threshold``, ``afe.num_fields``,
-``fusion.schedule.name``) or a ``section/key`` path into results.json
-(``costs/afe/fields_after``: the fields the AFE plan actually kept).
-"""
+``fusion.schedule.name``) or a ``section/key`` path into results.json (``costs/afe/fields_after``:
+the fields the AFE plan actually kept)."""
 
 from __future__ import annotations
 
-import argparse
 import copy
 import logging
 import re
@@ -26,8 +24,8 @@ import polars as pl
 from scipy.stats import ttest_ind
 
 from reaction.metrics import keys
-from reaction.report_plots import plot_pareto, plot_sweep
-from reaction.summary import (
+from reaction.reporting.plots import plot_pareto, plot_sweep
+from reaction.reporting.summary import (
     COLUMNS,
     GROUP,
     Column,
@@ -41,7 +39,6 @@ from reaction.summary import (
     run_label,
     to_markdown,
 )
-from reaction.utils.console import wide_console
 
 log = logging.getLogger(__name__)
 
@@ -189,10 +186,10 @@ def _few(names: Sequence[str], limit: int = 8) -> str:
     return ", ".join(names[:limit]) + more
 
 
-def display_columns(with_p: bool) -> tuple[Column, ...]:
-    """``REPORT_COLUMNS`` with each tested metric's p-value column right after it."""
+def display_columns(with_p: bool, base: Sequence[Column] = REPORT_COLUMNS) -> tuple[Column, ...]:
+    """``base`` columns with each tested metric's p-value column right after it."""
     columns: list[Column] = []
-    for c in REPORT_COLUMNS:
+    for c in base:
         columns.append(c)
         if with_p and c.header in TESTED:
             columns.append(Column(p_header(c.header), None, "{:.3g}", False))
@@ -255,28 +252,3 @@ def write_report(
     (out / "report.md").write_text(f"# Report: {title}\n\n{markdown}{links}")
     table.write_csv(out / "report.csv")
     return Report(table, markdown, [out / "report.md", out / "report.csv", *figures])
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("roots", type=Path, nargs="+", help="run or multirun folders")
-    parser.add_argument("--out", type=Path, metavar="DIR", help="default (one root): <root>/report")
-    parser.add_argument(
-        "--by", action="append", default=[], metavar="KEY", help="also group by a config key"
-    )
-    parser.add_argument("--baseline", metavar="LABEL", help="the group the p-values test against")
-    parser.add_argument(
-        "--sweep", action="append", default=[], metavar="KEY", help="plot test AUC against KEY"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    try:
-        report = write_report(args.roots, args.out, tuple(args.by), args.baseline, args.sweep)
-    except ResultsError as err:
-        raise SystemExit(str(err)) from None
-    wide_console().print(report.markdown, markup=False, highlight=False, soft_wrap=True)
-    log.info("wrote %s", ", ".join(str(p) for p in report.files))
-
-
-if __name__ == "__main__":
-    main()

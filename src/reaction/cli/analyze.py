@@ -28,7 +28,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.loggers import Logger, WandbLogger
 from omegaconf import DictConfig, OmegaConf
 
-from reaction.conf_dir import CONF_DIR
+from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
 from reaction.info.plots import write_plots
 from reaction.info.redundancy import REDUNDANT, feature_report, to_markdown
@@ -39,10 +39,10 @@ from reaction.info.structural import (
     structural_report_for_run,
 )
 from reaction.metrics import keys
-from reaction.runs import load_run_config
-from reaction.utils.loggers import finish, log_config, log_final
-from reaction.utils.results import write_json_atomic
-from reaction.utils.wandb_mode import ensure_wandb_mode
+from reaction.runs.load import load_run_config
+from reaction.runs.results import write_json_atomic
+from reaction.tracking.loggers import finish, log_config, log_final
+from reaction.tracking.wandb_mode import ensure_wandb_mode
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,10 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from reaction.afe import AFENet
-from reaction.conf_dir import CONF_DIR
+from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
-from reaction.runs import TrainedRun, load_run
+from reaction.runs.load import TrainedRun, load_run
+from reaction.runs.results import write_json_atomic
 from reaction.serving import (
     InputContract,
     check_parity,
@@ -31,7 +32,6 @@ from reaction.serving import (
     measure_parity,
     parity_failures,
 )
-from reaction.utils.results import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -33,24 +33,19 @@ from omegaconf.errors import (
 
 from reaction.afe.fit import afe_config
 from reaction.afe.net import takes_flat_embeddings
-from reaction.data.formats.bad_rows import POLICIES
-from reaction.fusion.objective import (
-    fusion_config,
-    is_multi_tower,
-    serve_problem,
-    single_tower_problem,
-)
-from reaction.lit.ctr_module import CTRModule, module_problems
-from reaction.metrics import keys
-from reaction.sweeps import check_sweep_launch
-from reaction.utils.config import ConfigError
-from reaction.utils.config_structure import (
+from reaction.cli.sweeps import check_sweep_launch
+from reaction.config.nodes import ConfigError
+from reaction.config.structure import (
     HYDRA_KEYS,
     safe_object,
     target_keys,
     unknown_keys,
     unresolved,
 )
+from reaction.data.formats.bad_rows import POLICIES
+from reaction.fusion.config import fusion_config, tower_mismatch_problem
+from reaction.lit.ctr_module import CTRModule, module_problems
+from reaction.metrics import keys
 
 __all__ = ["ConfigError", "validate_config"]
 
@@ -104,23 +99,21 @@ def _model_class(cfg: DictConfig) -> Any:
     return safe_object(cfg.model.net._target_)
 
 
+def _model_towers(cfg: DictConfig) -> Any:
+    """A multi-tower model reads its tower count from the fusion group (``model=reaction``:
+    ``num_towers: ${fusion.towers}``); every other model has one tower."""
+    return cfg.model.net.get("num_towers", 1)
+
+
 def _run(cfg: DictConfig) -> list[str]:
-    """Top-level keys: seed, test_ckpt, cost_batch_size, dtf.*."""
+    """Top-level keys: seed, test_ckpt, cost_batch_size."""
     problems = []
     seed, ckpt = cfg.get("seed"), cfg.get("test_ckpt")
     if not (_is_int(seed) and 0 <= seed <= _MAX_SEED):
         problems.append(f"seed={seed!r} (allowed: an int in [0, {_MAX_SEED}])")
     if ckpt not in ("best", "last", None) and not (isinstance(ckpt, str) and Path(ckpt).is_file()):
         problems.append(f"test_ckpt={ckpt!r} (allowed: best, last, null or a checkpoint file)")
-    problems += _int_at_least("cost_batch_size", cfg.get("cost_batch_size"), 1)
-    dtf = cfg.get("dtf") or {}
-    towers = dtf.get("num_towers")
-    if not (_is_int(towers) and 1 <= towers <= 8):
-        return [*problems, f"dtf.num_towers={towers!r} (allowed: 1..8)"]
-    built = cfg.model.net.get("num_towers", towers)  # REACTION's: fusion.towers
-    if _is_int(built) and (problem := serve_problem(dtf.get("serve"), built)):
-        problems.append(problem)
-    return problems
+    return problems + _int_at_least("cost_batch_size", cfg.get("cost_batch_size"), 1)
 
 
 def _afe(cfg: DictConfig) -> list[str]:
@@ -148,9 +141,9 @@ def _fusion(cfg: DictConfig) -> list[str]:
         f"fusion.{k}={getattr(fusion, k)!r}: has no effect ({why})"
         for k, why in fusion.unread_keys().items()
     ]
-    model = _model_class(cfg)
-    if fusion.kind != "none" and model is not None and not is_multi_tower(model):
-        problems.append(single_tower_problem(fusion.kind, model))
+    towers = _model_towers(cfg)
+    if problem := tower_mismatch_problem(fusion.towers, towers, f"model={cfg.model.name}"):
+        problems.append(problem)
     if fusion.kind == "kd" and fusion.teacher_run:
         problems += _teacher_problems(fusion.teacher_run, cfg)
     return problems
@@ -159,13 +152,14 @@ def _fusion(cfg: DictConfig) -> list[str]:
 def _teacher_problems(teacher_run: str, cfg: DictConfig) -> list[str]:
     """The teacher of ``fusion=kd``: a finished run with a checkpoint, fed the same ids (it is
     given this run's batches; other vocabularies would be garbage in, or out of range)."""
-    from reaction.runs import load_run_config, resolve_checkpoint  # torch.load; kd only
+    from reaction.runs.load import load_run_config  # kd only
+    from reaction.runs.run_dir import RunDir
 
     key = f"fusion.teacher_run={teacher_run!r}"
     if not Path(teacher_run).is_dir():
         return [f"{key}: no such run directory"]
     try:
-        resolve_checkpoint(teacher_run, "best")
+        RunDir(teacher_run).checkpoint("best")
         teacher = load_run_config(teacher_run)
     except (FileNotFoundError, ValueError) as error:
         return [f"{key}: {error}"]
@@ -271,7 +265,7 @@ def _callback_nodes(cfg: DictConfig) -> list[tuple[str, DictConfig, Any]]:
 def _monitors(cfg: DictConfig) -> list[str]:
     """Monitored metrics are logged, and optimised the right way."""
     problems = []
-    multi_tower = (model := _model_class(cfg)) is not None and is_multi_tower(model)
+    multi_tower = _model_towers(cfg) > 1
     for name, node, _ in _callback_nodes(cfg):
         monitor, mode = node.get("monitor"), node.get("mode")
         if monitor is None:
