@@ -30,6 +30,7 @@ from reaction.runs.run_dir import RunDir
 from reaction.tracking.artifacts import log_artifacts
 from reaction.tracking.loggers import finish, log_config, log_final
 from reaction.tracking.wandb_mode import ensure_wandb_mode
+from reaction.utils.console import quiet_known_warnings
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -115,10 +116,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         fingerprints["afe_plan"] = plan.fingerprint()
     try:
         log_config(loggers, resolved, fingerprints)
-        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
             plan.save(run_dir.plan)
-        trainer.test(module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"))
+        trainer.test(
+            module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"), weights_only=True
+        )
         metrics = _final_metrics(trainer)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
         costs = (
@@ -153,6 +156,7 @@ def main(cfg: DictConfig) -> float | tuple[float, ...] | None:
     sweepers can optimise them -- a tuple for Optuna's multi-objective search."""
     from reaction.cli.sweeps import sweep_objective
 
+    quiet_known_warnings()
     return sweep_objective(cfg, train(cfg))
 
 

@@ -131,8 +131,8 @@ class CTRModule(L.LightningModule):
         if self.trainer.sanity_checking:
             return
         # already synced by torchmetrics; sync_dist averages identical values (and keeps DDP quiet)
+        self.log(keys.VAL_AUC, values.pop(keys.VAL_AUC), prog_bar=True, sync_dist=True)
         self.log_dict(values, sync_dist=True)
-        self.log(keys.VAL_AUC, values[keys.VAL_AUC], prog_bar=True, sync_dist=True)
 
     def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "test")

@@ -82,9 +82,14 @@ def fusion_name(fusion: Mapping[str, Any] | None) -> str:
 
 
 def _fusion_tag(config: dict[str, Any]) -> str:
-    """``+fusion:<kind or DTF schedule>`` for multi-tower models (those with ``towers`` metrics)."""
+    """``+fusion:<kind or DTF schedule>`` (``x<T>`` with several towers)."""
     towers = (config.get("fusion") or {}).get("towers", 1)
     return f"+fusion:{fusion_name(config.get('fusion'))}" + (f"x{towers}" if towers > 1 else "")
+
+
+def _has_towers(config: dict[str, Any]) -> bool:
+    """A model with towers reads their count from the fusion group (``model=reaction``)."""
+    return "num_towers" in ((config.get("model") or {}).get("net") or {})
 
 
 def config_value(config: dict[str, Any], dotted: str) -> Any:
@@ -98,7 +103,7 @@ def config_value(config: dict[str, Any], dotted: str) -> Any:
 
 def run_label(result: dict[str, Any], by: tuple[str, ...] = ()) -> str:
     """The model column: the model's name, the AFE variant (and field budget) it ran behind,
-    for multi-tower models its fusion, and ``key=value`` for every config key in ``by``."""
+    its fusion (for models with towers, or any fusion but none), and ``key=value`` for every config key in ``by``."""
     config = result.get("config", {})
     label = result["model"]
     afe = result.get("afe")
@@ -107,7 +112,7 @@ def run_label(result: dict[str, Any], by: tuple[str, ...] = ()) -> str:
         order = "-random" if cfg.get("ranking") == "random" else ""
         budget = f"/{cfg['num_fields']}" if cfg.get("num_fields") else ""
         label += f"+afe:{afe['variant']}{order}{budget}"
-    if "test/tower0/auc" in result.get("metrics", {}):
+    if _has_towers(config) or (config.get("fusion") or {}).get("kind", "none") != "none":
         label += _fusion_tag(config)
     values = {key: config_value(config, key) for key in by}
     return label + "".join(f" {k}={v}" for k, v in values.items() if v is not None)

@@ -69,9 +69,9 @@ def run_name(
         "model": model,
         "afe": None if afe["variant"] == "none" else {"variant": afe["variant"]},
         "config": {"afe": afe, "fusion": fusion},
-        # run_label spots multi-tower runs (towers is not None) by their per-tower test metrics.
-        "metrics": {} if towers is None else {"test/tower0/auc": None},
     }
+    if towers is not None:  # a model with towers (model=reaction): run_label adds its fusion
+        result["config"]["model"] = {"net": {"num_towers": towers}}
     return f"{run_label(result)}-s{seed}"
 
 
