@@ -102,8 +102,9 @@ def config_value(config: dict[str, Any], dotted: str) -> Any:
 
 
 def run_label(result: dict[str, Any], by: tuple[str, ...] = ()) -> str:
-    """The model column: the model's name, the AFE variant (and field budget) it ran behind,
-    its fusion (for models with towers, or any fusion but none), and ``key=value`` for every config key in ``by``."""
+    """The model column: the model's name, the AFE variant (and field budget) it ran behind, its
+    fusion (models with towers, or any fusion but none), and ``key=value`` for each key of ``by``.
+    """
     config = result.get("config", {})
     label = result["model"]
     afe = result.get("afe")
