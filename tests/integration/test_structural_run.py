@@ -15,10 +15,10 @@ from reaction.info.structural import (
     PRUNING_PLOT,
     REPORT_FILE,
     StructuralConfig,
-    structural_report_for_run,
 )
 from reaction.metrics import keys
 from reaction.runs.load import load_run
+from reaction.runs.structural import structural_report_for_run
 
 
 def test_structural_report_of_a_trained_run(train_cfg, tmp_path: Path) -> None:

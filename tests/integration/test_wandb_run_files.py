@@ -14,7 +14,7 @@ from omegaconf import OmegaConf
 from reaction.afe import PLAN_FILE
 from reaction.cli.train import train
 from reaction.metrics import keys
-from reaction.reporting.summary import run_label
+from reaction.runs.labels import run_label
 from reaction.tracking.loggers import BEST_VAL_AUC
 from tests.wandb_records import read_run
 

@@ -12,8 +12,8 @@ from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.fusion.config import FusionConfig, fusion_config
 from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
 from reaction.fusion.objective import FusionObjective
-from reaction.fusion.reparam import ReparamTowers
 from reaction.fusion.schedules import FusionSchedule
+from reaction.models.layers.reparam_towers import ReparamTowers
 from reaction.models.reaction import REACTION
 
 FEATURE_MAP = FeatureMap(tuple(FieldSpec(f"f{i}", "categorical", 7 + i) for i in range(4)))

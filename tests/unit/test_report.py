@@ -19,7 +19,8 @@ from reaction.metrics import keys
 from reaction.reporting import report
 from reaction.reporting.report import pareto_front, report_table, sweep_table, write_report
 from reaction.reporting.summary import ResultsError, load_results, require_results
-from reaction.runs.results import RESULTS_FILE, build_results, write_json_atomic
+from reaction.runs.results import RESULTS_FILE, build_results
+from reaction.utils.jsonio import write_json_atomic
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # model: (params, ms/4096, test AUC per seed); lr has one seed. Planted fronts (lower cost,

@@ -70,7 +70,7 @@ def test_cli_fails_clearly_without_results(tmp_path: Path) -> None:
 
 
 def test_labels_name_afe_fusion_and_extra_config_keys() -> None:
-    from reaction.reporting.summary import run_label
+    from reaction.runs.labels import run_label
 
     afe_run = {
         "model": "dnn",

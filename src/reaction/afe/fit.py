@@ -6,12 +6,14 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
+from omegaconf import DictConfig
 from torch import nn
 
 from reaction.afe.config import AFEConfig
-from reaction.afe.net import NetFactory
+from reaction.afe.net import NetFactory, takes_flat_embeddings
 from reaction.afe.plan import AFEPlan, fit_plan
 from reaction.config.nodes import dataclass_from_node
+from reaction.config.structure import model_class
 from reaction.data.preprocess import PreprocessedData
 from reaction.metrics import keys
 from reaction.metrics.costs import count_parameters
@@ -56,3 +58,23 @@ def afe_costs(plan: AFEPlan, factory: NetFactory, data: PreprocessedData, net: n
         keys.AFE_EMBEDDING_CUT: before / after if after else float("inf"),
         keys.AFE_FIT_SECONDS: float(plan.fitted_on["seconds"]),
     }
+
+
+def afe_problems(cfg: DictConfig) -> list[str]:
+    """The ``afe`` group at start-up: keys that have no effect, and extensions the model cannot
+    take (mixed embedding sizes and the subspace need a model with flat embeddings)."""
+    afe = afe_config(cfg.get("afe"))
+    problems = [
+        f"afe.{k}={getattr(afe, k)!r}: has no effect ({why})"
+        for k, why in afe.unread_keys().items()
+    ]
+    model = model_class(cfg)
+    if afe.flat_embeddings and model is not None and not takes_flat_embeddings(model):
+        policy = f"afe.dim_policy={afe.dim_policy!r}" if afe.dim_policy != "uniform" else ""
+        subspace = f"afe.subspace_dim={afe.subspace_dim}" if afe.subspace_dim else ""
+        problems.append(
+            f"{' '.join(filter(None, (policy, subspace)))}: needs a model with flat embeddings "
+            f"(model=dnn, reaction), got model={cfg.model.name} ({model.__name__} embeds each "
+            "field at one size; allowed here: afe.dim_policy=uniform afe.subspace_dim=null)"
+        )
+    return problems

@@ -9,7 +9,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback
 
 from reaction.fusion.objective import FusionObjective
-from reaction.fusion.reparam import ReparamTowers
+from reaction.models.layers.reparam_towers import ReparamTowers
 
 FUSION_SCALE = "fusion/scale"
 REPARAM_SCALE = "fusion/reparam_s"

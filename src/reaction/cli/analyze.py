@@ -36,13 +36,13 @@ from reaction.info.structural import (
     NEURON_PLOT,
     PRUNING_PLOT,
     REPORT_FILE,
-    structural_report_for_run,
 )
 from reaction.metrics import keys
 from reaction.runs.load import load_run_config
-from reaction.runs.results import write_json_atomic
+from reaction.runs.structural import structural_report_for_run
 from reaction.tracking.loggers import finish, log_config, log_final
 from reaction.tracking.wandb_mode import ensure_wandb_mode
+from reaction.utils.jsonio import write_json_atomic
 
 log = logging.getLogger(__name__)
 

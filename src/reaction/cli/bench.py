@@ -30,8 +30,8 @@ from reaction.data.schema import FeatureMap
 from reaction.data.stream import ParquetBatchStream
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report, random_features
-from reaction.runs.results import write_json_atomic
 from reaction.utils.console import wide_console
+from reaction.utils.jsonio import write_json_atomic
 
 
 def _peak_rss_mb() -> float:

@@ -24,7 +24,6 @@ from reaction.afe import AFENet
 from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
 from reaction.runs.load import TrainedRun, load_run
-from reaction.runs.results import write_json_atomic
 from reaction.serving import (
     InputContract,
     check_parity,
@@ -32,6 +31,7 @@ from reaction.serving import (
     measure_parity,
     parity_failures,
 )
+from reaction.utils.jsonio import write_json_atomic
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
-from reaction.runs.results import write_json_atomic
+from reaction.utils.jsonio import write_json_atomic
 
 log = logging.getLogger(__name__)
 

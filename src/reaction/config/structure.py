@@ -129,3 +129,14 @@ def safe_object(path: str) -> Any:
         return get_object(path)
     except Exception:
         return None  # reported by target_keys
+
+
+def model_class(cfg: DictConfig) -> Any:
+    """The configured model's class (read for its signature; nothing is built)."""
+    return safe_object(cfg.model.net._target_)
+
+
+def model_towers(cfg: DictConfig) -> Any:
+    """A multi-tower model reads its tower count from the fusion group (``model=reaction``:
+    ``num_towers: ${fusion.towers}``); every other model has one tower."""
+    return cfg.model.net.get("num_towers", 1)

@@ -8,18 +8,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
+from omegaconf import DictConfig, OmegaConf
+
 from reaction.config import ConfigError, dataclass_from_node
+from reaction.config.structure import model_towers
 from reaction.fusion.schedules import FusionSchedule
-
-MAX_TOWERS = 8  # the paper scales DTF from 1 to 8 towers
-
-
-def tower_count_problem(towers: object) -> str | None:
-    """Why ``towers`` is not a usable tower count, or None."""
-    if isinstance(towers, int) and not isinstance(towers, bool) and 1 <= towers <= MAX_TOWERS:
-        return None
-    return f"fusion.towers={towers!r} (allowed: 1..{MAX_TOWERS})"
-
+from reaction.models.layers.towers import serve_problem, tower_count_problem
 
 FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
 KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
@@ -106,14 +100,6 @@ def fusion_config(node: Mapping[str, Any] | None) -> FusionConfig:
     return dataclass_from_node(FusionConfig, node, "fusion")
 
 
-def serve_problem(serve: object, num_towers: int) -> str | None:
-    """Why ``fusion.serve`` cannot pick one of ``num_towers`` towers, or None."""
-    index = isinstance(serve, int) and not isinstance(serve, bool)
-    if serve == "best" or (index and 0 <= serve < num_towers):
-        return None
-    return f"fusion.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})"
-
-
 def tower_mismatch_problem(towers: int, model_towers: int, model: str) -> str | None:
     """Why a model with ``model_towers`` towers cannot train under ``fusion.towers=towers``."""
     if towers == model_towers:
@@ -123,3 +109,18 @@ def tower_mismatch_problem(towers: int, model_towers: int, model: str) -> str | 
         "(several towers: model=reaction; single-tower models take fusion.towers=1, e.g. "
         "fusion=none, entropy_reg or kd)"
     )
+
+
+def fusion_problems(cfg: DictConfig) -> list[str]:
+    """The ``fusion`` group at start-up: keys its kind never reads, and a tower count the model
+    does not have (a ``kd`` teacher's run directory: ``reaction.runs.teacher``)."""
+    node = cfg.get("fusion")
+    fusion = fusion_config(OmegaConf.to_container(node, resolve=True) if node else None)
+    problems = [
+        f"fusion.{k}={getattr(fusion, k)!r}: has no effect ({why})"
+        for k, why in fusion.unread_keys().items()
+    ]
+    towers = model_towers(cfg)
+    if problem := tower_mismatch_problem(fusion.towers, towers, f"model={cfg.model.name}"):
+        problems.append(problem)
+    return problems

@@ -3,7 +3,8 @@
 ``fusion.kind`` picks the paper's variants (REACTION.md, "DTF"): ``none`` (cross-entropy only),
 ``dtf`` (the three fusion losses between every pair of towers), ``entropy_reg`` (a confidence
 penalty, Pereyra et al. 2017), ``kd`` (distillation from a trained teacher), ``reparam`` (our
-variant: cross-entropy only, the towers share weights and merge, ``reaction.fusion.reparam``).
+variant: cross-entropy only, the towers share weights and merge,
+``reaction.models.layers.reparam_towers``).
 Tower ``k``'s loss is::
 
     CE_k + scale(t) * (1 / (T - 1)) sum_{j != k} [alpha L_srf + beta L_rrf + gamma L_contra](k, j)

@@ -13,7 +13,6 @@ zero BatchNorm scale silences a whole neuron; a bias is an offset, not on the we
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -27,8 +26,7 @@ from torch import nn
 from reaction.data.batch import Batch
 from reaction.info.neurons import auc, neuron_analysis
 from reaction.models.layers.embedding import split_parameters
-from reaction.runs.load import load_run
-from reaction.runs.results import RESULTS_FILE, write_json_atomic
+from reaction.utils.jsonio import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -225,32 +223,6 @@ def structural_report(
     plot_pruning(report, out / PRUNING_PLOT)
     plot_neurons(report, out / NEURON_PLOT)
     log.info("structural report written to %s", out / REPORT_FILE)
-    return report
-
-
-def structural_report_for_run(
-    run_dir: str | Path,
-    out_dir: str | Path,
-    config: StructuralConfig,
-    checkpoint: str | Path = "best",
-    data_dir: str | Path | None = None,
-) -> dict[str, Any]:
-    """:func:`structural_report` of a trained run's checkpoint on its validation split.
-
-    The report also records the run, the checkpoint and training's own ``val/auc``: with
-    ``max_val_rows=None`` the unpruned AUC reproduces it (the same rows, model and metric).
-    """
-    run = load_run(run_dir, checkpoint=checkpoint, data_dir=data_dir)
-    results = Path(run_dir) / RESULTS_FILE
-    metrics = json.loads(results.read_text()).get("metrics", {}) if results.is_file() else {}
-    report = structural_report(run.net, run.datamodule.val_dataloader(), out_dir, config)
-    report["run"] = {
-        "run_dir": str(run.run_dir),
-        "checkpoint": str(run.checkpoint),
-        "model": run.config.model.name,
-        "training_val_auc": metrics.get("val/auc"),
-    }
-    write_json_atomic(Path(out_dir) / REPORT_FILE, report)
     return report
 
 

@@ -16,11 +16,10 @@ import torch
 from torch import nn
 
 from reaction.data.schema import FeatureMap
-from reaction.fusion.config import serve_problem
-from reaction.fusion.reparam import ReparamTowers
-from reaction.fusion.towers import Tower, TowerStack
 from reaction.models.base import CTRModel, ModelOutput
 from reaction.models.layers.embedding import flat_input_embedding
+from reaction.models.layers.reparam_towers import ReparamTowers
+from reaction.models.layers.towers import Tower, TowerStack, serve_problem
 
 
 class ServedTower(CTRModel):

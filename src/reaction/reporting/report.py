@@ -32,13 +32,12 @@ from reaction.reporting.summary import (
     ResultsError,
     aggregate_runs,
     best_first,
-    config_value,
     require_results,
     result_value,
     run_frame,
-    run_label,
     to_markdown,
 )
+from reaction.runs.labels import config_value, run_label
 
 log = logging.getLogger(__name__)
 

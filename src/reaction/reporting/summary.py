@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -20,6 +20,7 @@ import polars as pl
 from rich.table import Table
 
 from reaction.metrics import keys
+from reaction.runs.labels import run_label
 from reaction.runs.results import RESULTS_FILE
 
 
@@ -72,51 +73,6 @@ def require_results(root: Path) -> list[dict[str, Any]]:
     if not results:
         raise ResultsError(f"no {RESULTS_FILE} found under {root}")
     return results
-
-
-def fusion_name(fusion: Mapping[str, Any] | None) -> str:
-    """The fusion a run trained with: DTF's schedule name, else the kind (``none``, ``kd``...)."""
-    fusion = fusion or {}
-    kind = fusion.get("kind", "none")
-    return fusion.get("schedule", {}).get("name", kind) if kind == "dtf" else kind
-
-
-def _fusion_tag(config: dict[str, Any]) -> str:
-    """``+fusion:<kind or DTF schedule>`` (``x<T>`` with several towers)."""
-    towers = (config.get("fusion") or {}).get("towers", 1)
-    return f"+fusion:{fusion_name(config.get('fusion'))}" + (f"x{towers}" if towers > 1 else "")
-
-
-def _has_towers(config: dict[str, Any]) -> bool:
-    """A model with towers reads their count from the fusion group (``model=reaction``)."""
-    return "num_towers" in ((config.get("model") or {}).get("net") or {})
-
-
-def config_value(config: dict[str, Any], dotted: str) -> Any:
-    """``config["a"]["b"]`` for ``"a.b"``; None when absent (or AFE is off for ``afe.*``)."""
-    if dotted.startswith("afe.") and config.get("afe", {}).get("variant") == "none":
-        return None
-    for key in dotted.split("."):
-        config = config.get(key, {}) if isinstance(config, dict) else {}
-    return config if config != {} else None
-
-
-def run_label(result: dict[str, Any], by: tuple[str, ...] = ()) -> str:
-    """The model column: the model's name, the AFE variant (and field budget) it ran behind, its
-    fusion (models with towers, or any fusion but none), and ``key=value`` for each key of ``by``.
-    """
-    config = result.get("config", {})
-    label = result["model"]
-    afe = result.get("afe")
-    if afe:
-        cfg = config.get("afe", {})
-        order = "-random" if cfg.get("ranking") == "random" else ""
-        budget = f"/{cfg['num_fields']}" if cfg.get("num_fields") else ""
-        label += f"+afe:{afe['variant']}{order}{budget}"
-    if _has_towers(config) or (config.get("fusion") or {}).get("kind", "none") != "none":
-        label += _fusion_tag(config)
-    values = {key: config_value(config, key) for key in by}
-    return label + "".join(f" {k}={v}" for k, v in values.items() if v is not None)
 
 
 def result_value(result: dict[str, Any], path: str) -> float | None:

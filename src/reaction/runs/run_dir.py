@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from reaction.runs.checkpoint import read_checkpoint
-from reaction.runs.results import RESULTS_FILE, write_json_atomic
+from reaction.runs.results import RESULTS_FILE
+from reaction.utils.jsonio import write_json_atomic
 
 log = logging.getLogger(__name__)
 

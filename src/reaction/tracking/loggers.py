@@ -10,7 +10,7 @@ from hydra.types import RunMode
 from lightning.pytorch.loggers import Logger, WandbLogger
 
 from reaction.metrics import keys
-from reaction.reporting.summary import fusion_name, run_label
+from reaction.runs.labels import fusion_name, run_label
 
 # W&B summary only: results.json's val/auc already is the best (tested) checkpoint's.
 BEST_VAL_AUC = "best/val_auc"

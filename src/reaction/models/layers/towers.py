@@ -1,4 +1,5 @@
-"""DTF's towers: ``T`` lightweight MLPs with their own heads over one shared input."""
+"""DTF's towers: ``T`` lightweight MLPs with their own heads over one shared input, and the
+rules for how many there may be and which one is served (``FusionConfig`` checks them)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,25 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reaction.fusion.config import tower_count_problem
 from reaction.models.layers.mlp import MLP
+
+MAX_TOWERS = 8  # the paper scales DTF from 1 to 8 towers
+
+
+def tower_count_problem(towers: object) -> str | None:
+    """Why ``towers`` is not a usable tower count, or None."""
+    if isinstance(towers, int) and not isinstance(towers, bool) and 1 <= towers <= MAX_TOWERS:
+        return None
+    return f"fusion.towers={towers!r} (allowed: 1..{MAX_TOWERS})"
+
+
+def serve_problem(serve: object, num_towers: int) -> str | None:
+    """Why ``fusion.serve`` cannot pick one of ``num_towers`` towers, or None."""
+    index = isinstance(serve, int) and not isinstance(serve, bool)
+    if serve == "best" or (index and 0 <= serve < num_towers):
+        return None
+    return f"fusion.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})"
+
 
 # ``(T, B)`` logits and, per tower, its hidden layers ``(B, H_l)``: what DTF fuses.
 TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]

@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reaction.fusion.config import tower_count_problem
-from reaction.fusion.towers import Tower, TowerPass
 from reaction.models.layers.mlp import ACTIVATIONS
+from reaction.models.layers.towers import Tower, TowerPass, tower_count_problem
 
 
 class ReparamTowers(nn.Module):
