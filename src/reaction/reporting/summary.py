@@ -22,6 +22,7 @@ from rich.table import Table
 from reaction.metrics import keys
 from reaction.runs.labels import run_label
 from reaction.runs.results import RESULTS_FILE
+from reaction.runs.run_dir import RunDir
 
 
 class Column(NamedTuple):
@@ -56,7 +57,8 @@ class ResultsError(ValueError):
 def load_results(root: Path) -> list[dict[str, Any]]:
     """Every ``results.json`` below ``root``, in path order; a malformed one is named."""
     results = []
-    for path in sorted(root.rglob(RESULTS_FILE)):
+    for run in RunDir.finished_under(root):
+        path = run.results
         try:
             result = json.loads(path.read_text())
         except json.JSONDecodeError as err:

@@ -36,6 +36,12 @@ class RunDir:
     def __init__(self, path: str | Path) -> None:
         object.__setattr__(self, "path", Path(path))
 
+    @classmethod
+    def finished_under(cls, root: str | Path) -> list[RunDir]:
+        """Every run below ``root`` (a run or a sweep folder) that wrote its results, in path
+        order: what reports read."""
+        return [cls(path.parent) for path in sorted(Path(root).rglob(RESULTS_FILE))]
+
     @property
     def results(self) -> Path:
         return self.path / RESULTS_FILE
