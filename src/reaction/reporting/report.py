@@ -49,6 +49,7 @@ REPORT_COLUMNS: tuple[Column, ...] = (
     _SUMMARY[TEST_AUC],
     _SUMMARY[LOGLOSS],
     Column("best val AUC", f"metrics/{keys.VAL_AUC}", "{:.4f}", True),
+    _SUMMARY["Bayes AUC"],
     *(c._replace(spread=True) for c in COLUMNS if c.path and c.path.startswith("costs/")),
 )
 PARETO = {"pareto_params.png": "params", "pareto_latency.png": "ms/4096"}  # file: x column

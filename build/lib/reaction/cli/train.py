@@ -1,0 +1,164 @@
+"""``reaction-train``: data -> model -> fit -> test the best checkpoint -> costs -> results.json."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import hydra
+import lightning as L
+from hydra.utils import instantiate
+from lightning.pytorch.loggers import Logger
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
+
+from reaction.afe import AFEPlan, build_net
+from reaction.afe.fit import afe_config, afe_costs, fit_for_data
+from reaction.callbacks.resume import RunConfigRecord
+from reaction.callbacks.throughput import TrainThroughput
+from reaction.cli.validation import validate_config
+from reaction.config.conf_dir import CONF_DIR
+from reaction.data.schema import FeatureMap
+from reaction.fusion.config import fusion_config
+from reaction.fusion.objective import FusionObjective
+from reaction.metrics import keys
+from reaction.metrics.costs import cost_report
+from reaction.runs.checkpoint import checkpoint_plan
+from reaction.runs.load import load_run
+from reaction.runs.results import build_results
+from reaction.runs.run_dir import RunDir
+from reaction.tracking.artifacts import log_artifacts
+from reaction.tracking.loggers import finish, log_config, log_final
+from reaction.tracking.wandb_mode import ensure_wandb_mode
+from reaction.utils.console import quiet_known_warnings
+
+
+def _instantiate_all(group: DictConfig | None) -> list[Any]:
+    """Instantiate every non-null entry of a dict-shaped config group (callbacks, loggers)."""
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if node is not None]
+
+
+def _final_metrics(trainer: L.Trainer) -> dict[str, float]:
+    """Best val AUC (the tested checkpoint's) and every test metric."""
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
+    val_auc = best if best is not None else trainer.callback_metrics.get(keys.VAL_AUC)
+    if val_auc is not None:
+        metrics[keys.VAL_AUC] = float(val_auc)
+    return metrics
+
+
+def _served_costs(
+    net: nn.Module, feature_map: FeatureMap, batch_size: int, trainer: L.Trainer
+) -> dict[str, float]:
+    """Costs of the served network, measured on a CPU copy so they compare across machines."""
+    costs = cost_report(copy.deepcopy(net).cpu(), feature_map, batch_size=batch_size)
+    throughput = next((c for c in trainer.callbacks if isinstance(c, TrainThroughput)), None)
+    if throughput is not None and throughput.samples_per_s is not None:
+        costs[keys.TRAIN_SAMPLES_PER_S] = throughput.samples_per_s
+    return costs
+
+
+def _objective(node: DictConfig | None) -> FusionObjective:
+    """The training objective the fusion config names (``fusion=kd``: its teacher's served
+    model, loaded from the teacher's run directory)."""
+    cfg = fusion_config(OmegaConf.to_container(node, resolve=True) if node else None)
+    teacher = load_run(cfg.teacher_run).net if cfg.kind == "kd" else None
+    return FusionObjective(cfg, teacher)
+
+
+def _afe_summary(plan: AFEPlan | None) -> dict[str, Any] | None:
+    """The ``afe`` block of ``results.json``: which plan the run served."""
+    if plan is None:
+        return None
+    return {
+        "variant": plan.variant,
+        "fingerprint": plan.fingerprint(),
+        "fields": list(plan.field_names),
+        "dropped": {d["field"]: d["reason"] for d in plan.dropped},
+    }
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one experiment and return the ``results.json`` payload (written by rank zero)."""
+    ensure_wandb_mode()
+    validate_config(cfg)  # every config mistake at once, before any data is read
+    afe = afe_config(cfg.get("afe"))
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    record = RunConfigRecord(resolved)  # stored in every checkpoint
+    run_dir = RunDir(cfg.paths.output_dir)
+    resume_from = run_dir.resume_from(cfg.get("resume"))
+    if resume_from is not None:
+        record.check(resume_from)  # before any data is read or any state restored
+    if (finished := run_dir.finished_results(cfg.get("resume"))) is not None:
+        return finished
+    L.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data.datamodule)
+    datamodule.prepare_and_setup()
+    feature_map = datamodule.feature_map
+    # A resumed run keeps the plan its checkpoint was trained with (never refits it).
+    plan = (
+        checkpoint_plan(resume_from)
+        if resume_from is not None and afe.enabled
+        else fit_for_data(afe, datamodule.data, cfg.model.net.get("embedding_dim"))
+    )
+    # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
+    factory = instantiate(cfg.model.net, _partial_=True)
+    net = build_net(factory, feature_map, plan)
+    module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion")))
+    loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
+    callbacks = [*_instantiate_all(cfg.get("callbacks")), record]
+    trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    fingerprints = {"feature_map": feature_map.fingerprint()}
+    if plan is not None:
+        fingerprints["afe_plan"] = plan.fingerprint()
+    try:
+        log_config(loggers, resolved, fingerprints)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
+            plan.save(run_dir.plan)
+        trainer.test(
+            module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"), weights_only=True
+        )
+        metrics = _final_metrics(trainer)
+        # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
+        costs = (
+            _served_costs(net.served(), feature_map, cfg.cost_batch_size, trainer)
+            if trainer.is_global_zero
+            else {}
+        )
+        if plan is not None and costs:
+            costs.update(afe_costs(plan, factory, datamodule.data, net))
+        log_final(loggers, {**metrics, **costs})
+        results = build_results(
+            model=cfg.model.name,
+            dataset=cfg.data.name,
+            seed=cfg.seed,
+            metrics=metrics,
+            costs=costs,
+            data={**datamodule.data_info(), keys.NUM_FIELDS: feature_map.num_fields},
+            config=resolved,
+            afe=_afe_summary(plan),
+        )
+        if trainer.is_global_zero:
+            run_dir.write_results(results)
+            log_artifacts(loggers, run_dir, trainer.ckpt_path, results)
+        return results
+    finally:
+        finish(loggers)
+
+
+@hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="train")
+def main(cfg: DictConfig) -> float | tuple[float, ...] | None:
+    """Console entry point; returns ``optimized_metrics`` (default: the best val AUC) so Hydra
+    sweepers can optimise them -- a tuple for Optuna's multi-objective search."""
+    from reaction.cli.sweeps import sweep_objective
+
+    quiet_known_warnings()
+    return sweep_objective(cfg, train(cfg))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""Vocabularies fitted on the training split with bounded memory.
+
+Kept values (training count >= ``min_count``) get ids 2.. by descending count, then value; the
+result is the same however the counting is split, so the memory caps below never change output.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from reaction.data.schema import NUM_SPECIAL_IDS
+
+# distinct values of one field counted in one pass: caps the count table's memory
+MAX_VALUES_PER_PASS = 2_000_000
+
+
+def fit_vocabs(values: pl.LazyFrame, fields: tuple[str, ...], min_count: int) -> list[pl.DataFrame]:
+    """Training counts per value; kept values get ids 2.. by descending count, then value.
+
+    One field at a time, so the peak memory follows the largest field's count table rather than
+    the sum over fields; a field with more than ``MAX_VALUES_PER_PASS`` distinct values (by a
+    HyperLogLog estimate) is counted in ``ceil(distinct / MAX_VALUES_PER_PASS)`` hash partitions,
+    one pass over the column each, so no count table grows past the cap however long the tail.
+    """
+    estimate = values.select(pl.col(f).approx_n_unique() for f in fields)
+    distinct = estimate.collect(engine="streaming").row(0)
+    return [
+        _fit_vocab(values, f, min_count, -(-int(n) // MAX_VALUES_PER_PASS))
+        for f, n in zip(fields, distinct, strict=True)
+    ]
+
+
+def _fit_vocab(values: pl.LazyFrame, field: str, min_count: int, parts: int) -> pl.DataFrame:
+    column = values.select(pl.col(field).alias("value")).drop_nulls()
+    pieces = []
+    for part in range(max(parts, 1)):
+        rows = column if parts <= 1 else column.filter(pl.col("value").hash(0) % parts == part)
+        counts = rows.group_by("value").agg(pl.len().cast(pl.Int64).alias("count"))
+        pieces.append(counts.filter(pl.col("count") >= min_count).collect(engine="streaming"))
+    return (
+        pl.concat(pieces)
+        .sort(["count", "value"], descending=[True, False])
+        .with_row_index("id", offset=NUM_SPECIAL_IDS)
+        .select("value", pl.col("id").cast(pl.Int32), "count")
+    )

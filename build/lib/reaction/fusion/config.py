@@ -1,0 +1,126 @@
+"""The fusion group's config (``conf/fusion/``): which objective trains the towers, how many
+towers there are and which one is served. The one place these rules are checked; the model
+(``model.net.num_towers``, ``serve``) reads its values from here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from omegaconf import DictConfig, OmegaConf
+
+from reaction.config import ConfigError, dataclass_from_node
+from reaction.config.structure import model_towers
+from reaction.fusion.schedules import FusionSchedule
+from reaction.models.layers.towers import serve_problem, tower_count_problem
+
+FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
+KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
+_READ = {  # the keys each kind reads besides kind, towers and parametrization
+    "none": (),
+    "dtf": ("alpha", "beta", "gamma", "margin", "tau", "schedule"),
+    "entropy_reg": ("entropy_weight", "schedule"),
+    "kd": ("kd_weight", "kd_temperature", "teacher_run", "schedule"),
+    "reparam": ("schedule",),
+}
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """``conf/fusion/*.yaml``; every error names the key, its value and what is allowed."""
+
+    kind: FusionKind = "none"
+    towers: int = 1
+    alpha: float = 0.0  # spatial fusion weight
+    beta: float = 0.0  # relational fusion weight
+    gamma: float = 0.0  # instance-contrastive fusion weight
+    margin: float = 0.1  # m1 of L_srf
+    tau: float = 0.2  # InfoNCE temperature
+    entropy_weight: float = 0.0
+    kd_weight: float = 0.0
+    kd_temperature: float = 1.0
+    teacher_run: str | None = None
+    serve: str | int = "best"  # the tower with the best val AUC, or a fixed index
+    parametrization: str = "independent"  # "reparam": ReparamTowers (fusion=reparam)
+    schedule: FusionSchedule = field(default_factory=FusionSchedule)
+
+    def __post_init__(self) -> None:
+        schedule_problems: list[str] = []
+        if isinstance(self.schedule, Mapping):
+            try:
+                schedule = dataclass_from_node(FusionSchedule, self.schedule, "fusion.schedule")
+            except ValueError as error:  # reported with the other problems
+                schedule_problems = getattr(error, "problems", [str(error)])
+                schedule = FusionSchedule()
+            object.__setattr__(self, "schedule", schedule)
+        bad = [problem for problem in self._problems() if problem] + schedule_problems
+        if bad:
+            raise ConfigError(bad, "fusion config")
+
+    def _problems(self) -> list[str | None]:
+        weights = ("alpha", "beta", "gamma", "entropy_weight", "kd_weight")
+        towers = tower_count_problem(self.towers)
+        return [
+            None if self.kind in KINDS else f"fusion.kind={self.kind!r} (allowed: {KINDS})",
+            towers or serve_problem(self.serve, self.towers),
+            *(
+                f"fusion.{k}={getattr(self, k)} (allowed: >= 0)"
+                for k in weights
+                if getattr(self, k) < 0
+            ),
+            f"fusion.margin={self.margin} (allowed: >= 0)" if self.margin < 0 else None,
+            f"fusion.tau={self.tau} (allowed: > 0)" if self.tau <= 0 else None,
+            f"fusion.kd_temperature={self.kd_temperature} (allowed: > 0)"
+            if self.kd_temperature <= 0
+            else None,
+            f"fusion.parametrization={self.parametrization!r} with fusion.kind={self.kind!r} "
+            "(reparam towers go with kind reparam only)"
+            if (self.kind == "reparam") != (self.parametrization == "reparam")
+            else None,
+            "fusion=kd needs fusion.teacher_run=<a trained run directory>"
+            if self.kind == "kd" and not self.teacher_run
+            else None,
+        ]
+
+    def unread_keys(self) -> dict[str, str]:
+        """Keys set away from their default that ``kind`` never reads, and why: a silent no-op
+        that looks like an experiment (``fusion=none +fusion.alpha=0.1``)."""
+        read = {"kind", "towers", "serve", "parametrization", *_READ.get(self.kind, ())}
+        default = FusionConfig()
+        return {
+            f.name: f"fusion.kind={self.kind!r} does not read it"
+            for f in fields(self)
+            if f.name not in read and getattr(self, f.name) != getattr(default, f.name)
+        }
+
+
+def fusion_config(node: Mapping[str, Any] | None) -> FusionConfig:
+    """``FusionConfig`` from the ``fusion`` config node; unknown keys are refused by name."""
+    return dataclass_from_node(FusionConfig, node, "fusion")
+
+
+def tower_mismatch_problem(towers: int, model_towers: int, model: str) -> str | None:
+    """Why a model with ``model_towers`` towers cannot train under ``fusion.towers=towers``."""
+    if towers == model_towers:
+        return None
+    return (
+        f"fusion.towers={towers} but {model} has {model_towers} tower(s) "
+        "(several towers: model=reaction; single-tower models take fusion.towers=1, e.g. "
+        "fusion=none, entropy_reg or kd)"
+    )
+
+
+def fusion_problems(cfg: DictConfig) -> list[str]:
+    """The ``fusion`` group at start-up: keys its kind never reads, and a tower count the model
+    does not have (a ``kd`` teacher's run directory: ``reaction.runs.teacher``)."""
+    node = cfg.get("fusion")
+    fusion = fusion_config(OmegaConf.to_container(node, resolve=True) if node else None)
+    problems = [
+        f"fusion.{k}={getattr(fusion, k)!r}: has no effect ({why})"
+        for k, why in fusion.unread_keys().items()
+    ]
+    towers = model_towers(cfg)
+    if problem := tower_mismatch_problem(fusion.towers, towers, f"model={cfg.model.name}"):
+        problems.append(problem)
+    return problems

@@ -1,0 +1,120 @@
+"""The training objective of every model: per-tower cross-entropy plus the fusion terms.
+
+``fusion.kind`` picks the paper's variants (REACTION.md, "DTF"): ``none`` (cross-entropy only),
+``dtf`` (the three fusion losses between every pair of towers), ``entropy_reg`` (a confidence
+penalty, Pereyra et al. 2017), ``kd`` (distillation from a trained teacher), ``reparam`` (our
+variant: cross-entropy only, the towers share weights and merge,
+``reaction.models.layers.reparam_towers``).
+Tower ``k``'s loss is::
+
+    CE_k + scale(t) * (1 / (T - 1)) sum_{j != k} [alpha L_srf + beta L_rrf + gamma L_contra](k, j)
+
+and the objective is the sum over towers, so every tower gets the gradient it would get alone plus
+one partner's worth of fusion, whatever ``T``. ``scale(t)`` is set by the fusion schedule.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from reaction.fusion.config import FusionConfig
+from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
+from reaction.models.base import ModelOutput
+
+AUX_PREFIX = "aux"  # the model's own loss terms (ModelOutput.aux_losses), logged as aux/<name>
+
+
+def _pairs(num_towers: int) -> list[tuple[int, int]]:
+    return list(itertools.combinations(range(num_towers), 2))
+
+
+class FusionObjective(nn.Module):
+    """``(model output, labels[, features]) -> {term: value}``; ``total`` is optimised.
+
+    Every model trains through it: with ``fusion=none`` and one tower it is plain binary
+    cross-entropy (plus the model's auxiliary losses). ``scale`` (set by the schedule callback)
+    multiplies every fusion weight. The teacher of ``kd`` is a frozen module evaluated here, so
+    it follows the model's device.
+    """
+
+    def __init__(self, cfg: FusionConfig | None = None, teacher: nn.Module | None = None) -> None:
+        super().__init__()
+        cfg = cfg or FusionConfig()
+        if (cfg.kind == "kd") != (teacher is not None):
+            raise ValueError("a teacher net is needed exactly when fusion.kind is 'kd'")
+        self.cfg = cfg
+        self.scale = 1.0
+        self.teacher = teacher.eval().requires_grad_(False) if teacher is not None else None
+
+    def train(self, mode: bool = True) -> FusionObjective:
+        super().train(mode)
+        if self.teacher is not None:
+            self.teacher.eval()  # dropout/BN of the teacher stay frozen
+        return self
+
+    @property
+    def needs_hidden(self) -> bool:
+        """Whether the towers' hidden states enter the loss (DTF's fusion terms)."""
+        return self.cfg.kind == "dtf"
+
+    def _pair_terms(self, out: ModelOutput) -> dict[str, torch.Tensor]:
+        """Mean over tower pairs of each fusion loss (spatial: also over hidden layers)."""
+        per_pair = [self._pair(out.hidden[i], out.hidden[j]) for i, j in _pairs(out.num_towers)]
+        return {name: torch.stack([p[name] for p in per_pair]).mean() for name in per_pair[0]}
+
+    def _pair(self, a: list[torch.Tensor], b: list[torch.Tensor]) -> dict[str, torch.Tensor]:
+        layers = zip(a, b, strict=True)
+        return {
+            "srf": torch.stack([spatial_fusion(x, y, self.cfg.margin) for x, y in layers]).mean(),
+            "rrf": relational_fusion(a[-1], b[-1]),
+            "contra": contrastive_fusion(a[-1], b[-1], self.cfg.tau),
+        }
+
+    def forward(
+        self, out: ModelOutput, labels: torch.Tensor, features: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        ce = torch.stack([F.binary_cross_entropy_with_logits(z, labels) for z in out.logits])
+        terms = {f"ce/tower{k}": value for k, value in enumerate(ce)} if len(ce) > 1 else {}
+        total = ce.sum()
+        for name, value in out.aux_losses.items():
+            terms[f"{AUX_PREFIX}/{name}"] = value
+            total = total + value
+        if self.cfg.kind == "dtf" and out.num_towers > 1:
+            total = total + self._dtf(out, terms)
+        elif self.cfg.kind == "entropy_reg":
+            total = total + self._confidence_penalty(out, terms)
+        elif self.cfg.kind == "kd":
+            total = total + self._distillation(out, features, terms)
+        terms["total"] = total
+        return terms
+
+    def _dtf(self, out: ModelOutput, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        cfg, fused = self.cfg, self._pair_terms(out)
+        terms.update(fused)
+        # sum over towers of (1 / (T - 1)) sum_{j != k} = 2 / (T - 1) x sum over the T (T - 1) / 2
+        # pairs = T x the mean over pairs
+        weighted = cfg.alpha * fused["srf"] + cfg.beta * fused["rrf"] + cfg.gamma * fused["contra"]
+        return self.scale * out.num_towers * weighted
+
+    def _confidence_penalty(self, out: ModelOutput, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        p = torch.sigmoid(out.logits)
+        entropy = F.binary_cross_entropy(p, p, reduction="none").mean(1)  # H(p) per tower
+        terms["entropy"] = entropy.mean()
+        return -self.scale * self.cfg.entropy_weight * entropy.sum()
+
+    def _distillation(
+        self, out: ModelOutput, features: torch.Tensor, terms: dict[str, torch.Tensor]
+    ) -> torch.Tensor:
+        """``T^2 BCE(z / T, sigmoid(z_teacher / T))`` per tower (Hinton et al., binary form)."""
+        temp = self.cfg.kd_temperature
+        with torch.no_grad():
+            soft = torch.sigmoid(self.teacher(features) / temp)
+        kd = torch.stack(
+            [temp**2 * F.binary_cross_entropy_with_logits(z / temp, soft) for z in out.logits]
+        )
+        terms["kd"] = kd.mean()
+        return self.scale * self.cfg.kd_weight * kd.sum()

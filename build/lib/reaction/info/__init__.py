@@ -1,0 +1,1 @@
+"""Redundancy analysis: mutual-information measures and structural (pruning/ablation) reports."""

@@ -1,0 +1,88 @@
+"""DTF's towers: ``T`` lightweight MLPs with their own heads over one shared input, and the
+rules for how many there may be and which one is served (``FusionConfig`` checks them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from reaction.models.layers.mlp import MLP
+
+MAX_TOWERS = 8  # the paper scales DTF from 1 to 8 towers
+
+
+def tower_count_problem(towers: object) -> str | None:
+    """Why ``towers`` is not a usable tower count, or None."""
+    if isinstance(towers, int) and not isinstance(towers, bool) and 1 <= towers <= MAX_TOWERS:
+        return None
+    return f"fusion.towers={towers!r} (allowed: 1..{MAX_TOWERS})"
+
+
+def serve_problem(serve: object, num_towers: int) -> str | None:
+    """Why ``fusion.serve`` cannot pick one of ``num_towers`` towers, or None."""
+    index = isinstance(serve, int) and not isinstance(serve, bool)
+    if serve == "best" or (index and 0 <= serve < num_towers):
+        return None
+    return f"fusion.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})"
+
+
+# ``(T, B)`` logits and, per tower, its hidden layers ``(B, H_l)``: what DTF fuses.
+TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]
+
+
+class Tower(nn.Module):
+    """``(B, K) -> (B,)``: an MLP and its own logit head; what a served REACTION model runs."""
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_units: Sequence[int],
+        dropout: float,
+        batch_norm: bool,
+        activation: str,
+    ) -> None:
+        super().__init__()
+        if not hidden_units:
+            raise ValueError("a DTF tower needs at least one hidden layer to fuse")
+        self.mlp = MLP(input_dim, hidden_units, dropout, batch_norm, activation)
+        self.head = nn.Linear(self.mlp.output_dim, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.mlp(x)).squeeze(-1)
+
+    def forward_hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(logits (B,), hidden layers)`` in one pass."""
+        hidden = self.mlp.forward_hidden(x)
+        return self.head(hidden[-1]).squeeze(-1), hidden
+
+
+class TowerStack(nn.Module):
+    """``T`` towers of the same shape, independently initialised, over the same input."""
+
+    def __init__(
+        self,
+        num_towers: int,
+        input_dim: int,
+        hidden_units: Sequence[int],
+        dropout: float = 0.0,
+        batch_norm: bool = False,
+        activation: str = "relu",
+    ) -> None:
+        super().__init__()
+        if problem := tower_count_problem(num_towers):
+            raise ValueError(problem)
+        self.towers = nn.ModuleList(
+            Tower(input_dim, hidden_units, dropout, batch_norm, activation)
+            for _ in range(num_towers)
+        )
+
+    @property
+    def num_towers(self) -> int:
+        return len(self.towers)
+
+    def forward(self, x: torch.Tensor) -> TowerPass:
+        # T <= 8 small MLPs: a Python loop over towers costs far less than their matmuls
+        outs = [tower.forward_hidden(x) for tower in self.towers]
+        return torch.stack([o[0] for o in outs]), [o[1] for o in outs]
