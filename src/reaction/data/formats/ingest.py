@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ from reaction.data.formats.bad_rows import (
     check_policy,
     summarize,
 )
-from reaction.data.formats.lines import LINE, TEXT, count_lines, iter_lines
+from reaction.data.formats.clean_lines import split_clean
+from reaction.data.formats.lines import LINE, TEXT, count_lines, iter_blocks, lines_frame
 from reaction.data.formats.rows import empty_output, split_lines, typed_rows
 from reaction.data.formats.splits import SPLIT_CODES, FilePlan, assign
 from reaction.data.formats.table import TableFormat
@@ -137,14 +137,16 @@ def _ingest_file(
 def _text_chunks(
     path: Path, fmt: TableFormat, chunk_bytes: int
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    lines = iter_lines(path, chunk_bytes)
     names = fmt.columns
-    if fmt.header:
-        first = next(lines)
-        names = _header(path, first[TEXT][0], fmt)
-        lines = chain([first.slice(1)], lines)
-    for chunk in lines:
-        raw, bad_lines = split_lines(chunk, fmt, names)
+    for block, first_line in iter_blocks(path, chunk_bytes):
+        if fmt.header and first_line == 1:
+            cut = bytes(block).find(b"\n") + 1 or len(block)
+            names = _header(path, lines_frame(block[:cut], 1)[TEXT][0], fmt)
+            block, first_line = block[cut:], 2
+            if not len(block):
+                continue
+        split = split_clean(block, first_line, fmt, names)
+        raw, bad_lines = split or split_lines(lines_frame(block, first_line), fmt, names)
         good, bad_values = typed_rows(raw, fmt)
         yield good, pl.concat([bad_lines, bad_values]).sort(LINE)
 
