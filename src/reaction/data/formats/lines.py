@@ -29,15 +29,6 @@ def iter_lines(
 ) -> Iterator[pl.DataFrame]:
     """Chunks of about ``chunk_bytes`` of whole lines; a line longer than ``max_line_bytes`` is
     an error (a binary or newline-less file would otherwise be read into memory whole)."""
-    for block, first_line in iter_blocks(path, chunk_bytes, max_line_bytes):
-        yield lines_frame(block, first_line)
-
-
-def iter_blocks(
-    path: Path, chunk_bytes: int = 32 << 20, max_line_bytes: int = 256 << 20
-) -> Iterator[tuple[memoryview, int]]:
-    """``(bytes of whole lines, number of its first line)`` per chunk, as :func:`iter_lines`
-    cuts them; the raw bytes let a clean chunk go to a CSV reader without a per-line copy."""
     first_line = 1
     carry = b""
     with path.open("rb") as fh:
@@ -53,11 +44,12 @@ def iter_blocks(
                     )
                 carry = buf
                 continue
+            chunk = _lines(memoryview(buf)[:cut], first_line)
             carry = buf[cut:]
-            yield memoryview(buf)[:cut], first_line
-            first_line += buf.count(b"\n", 0, cut)
+            first_line += chunk.height
+            yield chunk
     if carry:
-        yield memoryview(carry), first_line
+        yield _lines(memoryview(carry), first_line)
 
 
 def count_lines(path: Path, chunk_bytes: int = 32 << 20) -> int:
@@ -70,7 +62,7 @@ def count_lines(path: Path, chunk_bytes: int = 32 << 20) -> int:
     return lines + (last != b"\n")
 
 
-def lines_frame(buf: memoryview, first_line: int) -> pl.DataFrame:
+def _lines(buf: memoryview, first_line: int) -> pl.DataFrame:
     """One chunk of lines; zero-copy into arrow when the whole chunk is valid UTF-8."""
     data = np.frombuffer(buf, dtype=np.uint8)
     ends = np.flatnonzero(data == _NEWLINE) + 1
