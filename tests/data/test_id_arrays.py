@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from reaction.data.batch import Batch
 from reaction.data.datamodule import CTRDataModule
 from reaction.data.formats.criteo import criteo
 from reaction.data.formats.source import FileSource
@@ -89,3 +90,12 @@ def test_datamodule_with_id_arrays_streams_the_same_batches(tmp_path: Path) -> N
         assert len(got) == len(expected) > 1
         for a, b in zip(got, expected, strict=True):
             assert torch.equal(a.features, b.features) and torch.equal(a.labels, b.labels)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="pinning needs CUDA")
+def test_batch_pins_both_tensors() -> None:
+    batch = Batch(torch.arange(6).view(3, 2), torch.ones(3, 1))
+    pinned = batch.pin_memory()
+    assert pinned.features.is_pinned() and pinned.labels.is_pinned()
+    assert torch.equal(pinned.features, batch.features)

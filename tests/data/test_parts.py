@@ -72,7 +72,6 @@ def test_process_pool_ingest_equals_one_process_build(tmp_path: Path) -> None:
     _check_same(one, many, tmp_path)
 
 
-@pytest.mark.slow
 def test_submitit_jobs_per_file_then_merge_equal_one_process_build(tmp_path: Path) -> None:
     """``cluster: local`` runs each job as its own process, pickled as on SLURM."""
     folder = _days(tmp_path / "days", bad={1: 7, 2: 3})

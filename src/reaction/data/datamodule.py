@@ -203,6 +203,7 @@ class CTRDataModule(L.LightningDataModule):
     def _loader(self, stream: ParquetBatchStream) -> DataLoader:
         """Batches are made by the stream, hence ``batch_size=None``.
 
+        Batches are pinned when a GPU is present (a background thread with workers).
         The loader gets its own generator: otherwise creating an iterator draws from the global
         torch RNG, and a resumed run (one iterator fewer) would continue with other dropout masks.
         """
@@ -211,6 +212,6 @@ class CTRDataModule(L.LightningDataModule):
             batch_size=None,
             num_workers=self.num_workers,
             persistent_workers=False,
-            pin_memory=False,
+            pin_memory=torch.cuda.is_available(),
             generator=torch.Generator().manual_seed(self.seed),
         )
