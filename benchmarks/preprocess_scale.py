@@ -105,6 +105,13 @@ def _stage(stage: str, src: Path, path: Path, root: Path, *extra: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def _generate_in_child(rows: int, path: Path, seed: int) -> None:
+    """Not in this process: a stage child forked from a process that held the generated frames
+    would report that process's peak RSS (``ru_maxrss`` survives ``exec``)."""
+    command = [sys.executable, __file__, "--generate", str(rows), "--out", str(path)]
+    subprocess.run([*command, "--seed", str(seed)], check=True)
+
+
 def baseline_src(ref: str, workdir: Path) -> Path:
     """The ``src`` tree of git commit ``ref``, extracted once under ``workdir``."""
     dest = workdir / f"baseline-{ref}"
@@ -139,7 +146,7 @@ def run_size(rows: int, workdir: Path, versions: dict[str, Path]) -> dict:
     path = folder / "train.txt"
     if not path.exists():
         start = time.perf_counter()
-        generate(rows, path)
+        _generate_in_child(rows, path, seed=0)
         log.info("generated %s in %.0f s", path, time.perf_counter() - start)
     result = {"rows": rows, "file_mb": path.stat().st_size / 2**20}
     for name, src in versions.items():
@@ -154,7 +161,7 @@ def run_folder(rows: int, files: int, workdir: Path, workers: list[int]) -> dict
     folder.mkdir(parents=True, exist_ok=True)
     for day in range(files):
         if not (folder / f"day_{day}").exists():
-            generate(rows // files, folder / f"day_{day}", seed=day)
+            _generate_in_child(rows // files, folder / f"day_{day}", seed=day)
     result: dict = {"rows": rows, "files": files, "runs": []}
     digests = set()
     for n in workers:
@@ -215,8 +222,14 @@ def main() -> None:
     parser.add_argument("--baseline-ref", help="git commit whose code is measured alongside")
     parser.add_argument("--files", type=int, default=0, help="also a folder of this many files")
     parser.add_argument("--folder-rows", type=int, default=1_000_000)
+    parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    if args.generate is not None:
+        generate(args.generate, args.out, args.seed)
+        return
     versions = {"current": CURRENT_SRC}
     if args.baseline_ref:
         versions = {"baseline": baseline_src(args.baseline_ref, args.workdir), **versions}
