@@ -127,7 +127,10 @@ def _digest(root: Path) -> str:
     fingerprint, a hash of input paths and mtimes)."""
     digest = hashlib.sha256()
     for path in sorted(p for p in root.rglob("*.parquet")):
-        digest.update(path.relative_to(root).as_posix().encode() + path.read_bytes())
+        digest.update(path.relative_to(root).as_posix().encode())
+        with path.open("rb") as fh:  # in blocks: a child forked later inherits this peak RSS
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

@@ -100,7 +100,11 @@ def process_pool(workers: int) -> Iterator[Submitter]:
     """``workers`` spawned processes (not forked: polars' thread pool does not survive a fork)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        yield pool
+        try:
+            yield pool
+        except BaseException:
+            pool.shutdown(cancel_futures=True)  # after a bad file, queued files never start
+            raise
 
 
 @contextmanager
