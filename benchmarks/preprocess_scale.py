@@ -220,7 +220,7 @@ def _folder_table(folder: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--workdir", type=Path, default=Path("outputs/bench_preprocess"))
     parser.add_argument("--baseline-ref", help="git commit whose code is measured alongside")
     parser.add_argument("--files", type=int, default=0, help="also a folder of this many files")
