@@ -13,7 +13,12 @@ from reaction.data.batch import Batch
 from reaction.data.datamodule import CTRDataModule
 from reaction.data.formats.criteo import criteo
 from reaction.data.formats.source import FileSource
-from reaction.data.id_arrays import arrays_root, write_split_arrays
+from reaction.data.id_arrays import (
+    arrays_root,
+    ensure_id_arrays,
+    split_arrays,
+    write_split_arrays,
+)
 from reaction.data.preprocess import PreprocessConfig
 from tests.data.format_files import write_lines
 from tests.data.test_data_formats_cache import criteo_rows
@@ -99,3 +104,20 @@ def test_batch_pins_both_tensors() -> None:
     pinned = batch.pin_memory()
     assert pinned.features.is_pinned() and pinned.labels.is_pinned()
     assert torch.equal(pinned.features, batch.features)
+
+
+def test_damaged_id_arrays_are_rebuilt_from_the_cache(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "train.txt", criteo_rows(500))
+    dm = CTRDataModule(
+        raw_source=FileSource(criteo(), path, tmp_path / "ingest"),
+        preprocess=PreprocessConfig(),
+        cache_root=str(tmp_path / "cache"),
+        id_arrays=True,
+    )
+    dm.prepare_and_setup()
+    features, _ = split_arrays(dm.data, "train")
+    good = np.load(features)
+    with features.open("r+b") as fh:  # a torn write: the file is shorter than its manifest says
+        fh.truncate(features.stat().st_size - 8)
+    assert ensure_id_arrays(dm.data) == arrays_root(dm.data)
+    np.testing.assert_array_equal(np.load(features), good)
