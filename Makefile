@@ -50,8 +50,11 @@ bench-analyze: $(STAMP)  ## feature report at 1M and 10M rows: rows/s and peak R
 bench-afe: $(STAMP)  ## AFE selection time on 400k and 1M Criteo-schema rows
 	$(BIN)/python benchmarks/afe_scale.py --workdir outputs/bench_afe
 
-bench-preprocess: $(STAMP)  ## raw Criteo-format files of 1M and 10M rows: ingest/encode rows/s and peak RSS (minutes, ~6 GB disk)
-	$(BIN)/python benchmarks/preprocess_scale.py --workdir outputs/bench_preprocess
+# the data path before issue 18, measured alongside the current one by bench-preprocess
+BASELINE_REF ?= a13238c
+
+bench-preprocess: $(STAMP)  ## 1M and 10M Criteo-format rows: ingest/encode/loader rows/s, CPU, peak RSS, before vs now; a 10-file folder with 1/2/4 processes (tens of minutes, ~12 GB disk)
+	$(BIN)/python benchmarks/preprocess_scale.py --workdir outputs/bench_preprocess --baseline-ref $(BASELINE_REF) --files 10
 
 clean:  ## remove the venv, caches and run outputs
 	rm -rf $(VENV) outputs multirun data/cache .pytest_cache .ruff_cache

@@ -1,19 +1,22 @@
-"""Scale benchmark of preprocessing: rows/s and peak RSS on generated Criteo-format files.
+"""Scale benchmark of the data path: rows/s, CPU and peak RSS per stage, before and after.
 
-    .venv/bin/python benchmarks/preprocess_scale.py                    # 1M and 10M rows
-    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 3000000 --workdir /tmp/scale
+    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 --baseline-ref a13238c
+    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 10000000 --files 10
 
 For each size it writes a Criteo Kaggle ``train.txt`` (TAB-separated, 40 fields, empty =
-missing; one malformed line per 100k rows, so ``on_bad_rows=skip`` is exercised), then measures
-the two stages in separate child processes, each reporting its own peak RSS
-(``ru_maxrss``; a child inherits no parent peak because the parent stays small):
+missing; one malformed line per 100k rows, so ``on_bad_rows=skip`` is exercised), then runs each
+stage in its own child process (``data_path_stages.py``: wall s, CPU s, peak RSS):
 
-* **ingest** -- ``FileSource.prepare()``: parse + validate + split into typed parquet, in chunks
-  of ``chunk_bytes``: its memory should not grow with the file;
-* **encode** -- ``reaction-preprocess`` on the ingested splits: vocabularies by streaming group-by
-  counts, log-square buckets, id encoding into row-grouped parquet. Its memory follows the
-  distinct values per field (the count tables), which grow with the data for Criteo-like
-  long-tailed ids, not the row count itself.
+* **ingest** -- ``FileSource.prepare()``: parse + validate + split into typed parquet;
+* **encode** -- ``load_or_build``: vocabularies (min count 10), log-square buckets, ids;
+* **loader** -- one shuffled pass over the train split at 0 and 2 DataLoader workers, from the
+  parquet row groups and (current code) from the memory-mapped id arrays.
+
+With ``--baseline-ref`` the same children also run the code of that git commit (extracted with
+``git archive``), cold, on the same file, and the table shows both with their ratio; the encoded
+files of both versions are compared byte for byte. With ``--files N`` a folder of N files of
+``rows / N`` lines each (Criteo 1TB's ``day_<n>`` layout) is ingested with 1, 2 and 4 processes
+(``data.preprocess_workers``) and the merged files are checked identical.
 
 Categorical ids are drawn per field from a power law over the field's cardinality in Criteo
 Kaggle, so vocabularies grow with the file as real ones do. Numbers are machine-dependent:
@@ -23,9 +26,11 @@ reported, never asserted.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
-import resource
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -41,10 +46,6 @@ CARDINALITY = (
 MISSING = {f"C{i}": 0.44 for i in (19, 20, 22, 25, 26)} | {"I1": 0.45, "I12": 0.77, "I10": 0.45}
 BAD_EVERY = 100_000
 GEN_CHUNK = 500_000
-
-
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def generate(rows: int, path: Path, seed: int = 0) -> None:
@@ -93,99 +94,156 @@ def _with_missing(series, name: str, rng):  # noqa: ANN001, ANN202
     return pl.select(pl.when(pl.lit(pl.Series(mask))).then(None).otherwise(series)).to_series()
 
 
-def ingest_child(path: Path, root: Path, out: Path) -> None:
-    """Stage 1 in this process: parse + validate + split; report time and peak RSS."""
-    from reaction.data.formats.criteo import criteo
-    from reaction.data.sources.files import FileSource
-
-    baseline = _rss_mb()
-    start = time.perf_counter()
-    source = FileSource(criteo(), path, root, on_bad_rows="skip")
-    source.prepare()
-    seconds = time.perf_counter() - start
-    report = source.input_report()
-    result = {
-        "seconds": seconds,
-        "rows_read": report["rows_read"],
-        "rows_skipped": report["rows_skipped"],
-        "peak_rss_mb": _rss_mb(),
-        "rss_after_imports_mb": baseline,
-    }
-    out.write_text(json.dumps(result, indent=2))
+STAGES = Path(__file__).with_name("data_path_stages.py")
+CURRENT_SRC = Path(__file__).resolve().parents[1] / "src"
 
 
-def _child(args: list[str]) -> None:
-    subprocess.run([sys.executable, __file__, *args], check=True)
+def _stage(stage: str, src: Path, path: Path, root: Path, *extra: str) -> dict:
+    env = os.environ | {"PYTHONPATH": str(src)}
+    command = [sys.executable, str(STAGES), stage, "--path", str(path), "--root", str(root)]
+    out = subprocess.run([*command, *extra], env=env, check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def run_size(rows: int, workdir: Path) -> dict:
+def _generate_in_child(rows: int, path: Path, seed: int) -> None:
+    """Not in this process: a stage child forked from a process that held the generated frames
+    would report that process's peak RSS (``ru_maxrss`` survives ``exec``)."""
+    command = [sys.executable, __file__, "--generate", str(rows), "--out", str(path)]
+    subprocess.run([*command, "--seed", str(seed)], check=True)
+
+
+def baseline_src(ref: str, workdir: Path) -> Path:
+    """The ``src`` tree of git commit ``ref``, extracted once under ``workdir``."""
+    dest = workdir / f"baseline-{ref}"
+    if not (dest / "src").is_dir():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", ref, "src"], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive.stdout, check=True)
+    return dest / "src"
+
+
+def _digest(root: Path) -> str:
+    """sha256 over the encoded cache's files but the manifest and feature map (which hold the
+    fingerprint, a hash of input paths and mtimes)."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*.parquet")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        with path.open("rb") as fh:  # in blocks: a child forked later inherits this peak RSS
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def run_version(src: Path, path: Path, root: Path) -> dict:
+    shutil.rmtree(root, ignore_errors=True)  # cold: both stages build
+    ingest = _stage("ingest", src, path, root)
+    encode = _stage("encode", src, path, root)
+    loader = _stage("loader", src, path, root)
+    return {"ingest": ingest, "encode": encode, "loader": loader["stream"],
+            "encoded_sha256": _digest(Path(encode["root"]))}  # fmt: skip
+
+
+def run_size(rows: int, workdir: Path, versions: dict[str, Path]) -> dict:
     folder = workdir / f"{rows}"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "train.txt"
     if not path.exists():
         start = time.perf_counter()
-        _child(["--generate", str(rows), "--out", str(path)])
+        _generate_in_child(rows, path, seed=0)
         log.info("generated %s in %.0f s", path, time.perf_counter() - start)
-    ingest_out = folder / "ingest_result.json"
-    root = folder / "cache" / "ingest"
-    _child(["--ingest", str(path), "--root", str(root), "--out", str(ingest_out)])
-    ingest = json.loads(ingest_out.read_text())
-    run_dir = folder / "run"
-    command = [str(Path(sys.executable).with_name("reaction-preprocess")), "data=criteo"]
-    command += [f"data.path={path}", "data.on_bad_rows=skip", f"paths.data_dir={folder}"]
-    subprocess.run([*command, f"hydra.run.dir={run_dir}"], check=True)
-    encode = json.loads((run_dir / "preprocess.json").read_text())
-    return {
-        "rows": rows,
-        "file_mb": path.stat().st_size / 2**20,
-        "ingest": ingest,
-        "encode": {
-            k: encode[k] for k in ("seconds", "peak_rss_mb", "rss_start_mb", "rows", "rows_kept")
-        },
-        "vocab_total": sum(encode["vocab_sizes"].values()),
-    }
+    result = {"rows": rows, "file_mb": path.stat().st_size / 2**20}
+    for name, src in versions.items():
+        log.info("%s rows, %s code", rows, name)
+        result[name] = run_version(src, path, folder / name)
+    return result
 
 
-def _table(results: list[dict]) -> str:
-    header = (
-        "| rows | file MB | skipped | ingest s | ingest rows/s | ingest peak RSS MB "
-        "| encode s | encode rows/s | encode peak RSS MB (after imports) | total rows/s "
-        "| vocab total |"
-    )
-    lines = [header, "|" + "---:|" * 11]
+def run_folder(rows: int, files: int, workdir: Path, workers: list[int]) -> dict:
+    """A ``day_0..day_<files-1>`` folder ingested by 1, 2, 4 processes: rows/s, same bytes?"""
+    folder = workdir / f"folder-{rows}x{files}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for day in range(files):
+        if not (folder / f"day_{day}").exists():
+            _generate_in_child(rows // files, folder / f"day_{day}", seed=day)
+    result: dict = {"rows": rows, "files": files, "runs": []}
+    digests = set()
+    for n in workers:
+        root = workdir / f"folder-run-{n}"
+        shutil.rmtree(root, ignore_errors=True)
+        run = _stage("ingest", CURRENT_SRC, folder, root, "--workers", str(n))
+        ingested = next((root / "ingest").glob("criteo-*"))
+        digests.add(_digest(ingested))
+        result["runs"].append({"workers": n, **run})
+        shutil.rmtree(root)
+    result["identical_across_workers"] = len(digests) == 1
+    return result
+
+
+def _rate(stage: dict, rows: int) -> str:
+    return f"{rows / stage['seconds']:,.0f}"
+
+
+def _table(results: list[dict], names: list[str]) -> str:
+    lines = ["| rows | code | ingest rows/s | ingest CPU s | ingest peak RSS MB | encode rows/s "
+             "| encode CPU s | encode peak RSS MB | both stages rows/s | loader rows/s "
+             "(source, workers) | encoded files |", "|" + "---|" * 11]  # fmt: skip
     for r in results:
-        ing, enc = r["ingest"], r["encode"]
-        total = ing["seconds"] + enc["seconds"]
+        for name in names:
+            v, n = r[name], r["rows"]
+            ing, enc = v["ingest"], v["encode"]
+            both = n / (ing["seconds"] + enc["seconds"])
+            loads = ", ".join(
+                f"{s['rows_per_s']:,.0f} ({s['source']}, {s['workers']})" for s in v["loader"]
+            )
+            same = v["encoded_sha256"] == r[names[0]]["encoded_sha256"]
+            lines.append(
+                f"| {n:,} | {name} | {_rate(ing, ing['rows_read'])} | {ing['cpu_s']:.1f} "
+                f"| {ing['peak_rss_mb']:.0f} | {_rate(enc, enc['rows'])} | {enc['cpu_s']:.1f} "
+                f"| {enc['peak_rss_mb']:.0f} | {both:,.0f} | {loads} "
+                f"| {'identical' if same else 'DIFFERENT'} |"
+            )
+    return "\n".join(lines)
+
+
+def _folder_table(folder: dict) -> str:
+    lines = [f"{folder['files']} files, {folder['rows']:,} rows; merged files identical across "
+             f"worker counts: {folder['identical_across_workers']}",
+             "| processes | ingest s | rows/s | CPU s (all processes) | peak RSS MB (largest) |",
+             "|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for run in folder["runs"]:
         lines.append(
-            f"| {r['rows']:,} | {r['file_mb']:,.0f} | {ing['rows_skipped']} "
-            f"| {ing['seconds']:.1f} | {ing['rows_read'] / ing['seconds']:,.0f} "
-            f"| {ing['peak_rss_mb']:.0f} | {enc['seconds']:.1f} "
-            f"| {enc['rows_kept'] / enc['seconds']:,.0f} "
-            f"| {enc['peak_rss_mb']:.0f} ({enc['rss_start_mb']:.0f}) "
-            f"| {ing['rows_read'] / total:,.0f} | {r['vocab_total']:,} |"
+            f"| {run['workers']} | {run['seconds']:.1f} | {run['rows_read'] / run['seconds']:,.0f} "
+            f"| {run['cpu_s']:.1f} | {run['peak_rss_mb']:.0f} |"
         )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--rows", type=int, nargs="*", default=[1_000_000, 10_000_000])
     parser.add_argument("--workdir", type=Path, default=Path("outputs/bench_preprocess"))
+    parser.add_argument("--baseline-ref", help="git commit whose code is measured alongside")
+    parser.add_argument("--files", type=int, default=0, help="also a folder of this many files")
+    parser.add_argument("--folder-rows", type=int, default=1_000_000)
     parser.add_argument("--generate", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--ingest", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--seed", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.generate is not None:
-        generate(args.generate, args.out)
+        generate(args.generate, args.out, args.seed)
         return
-    if args.ingest is not None:
-        ingest_child(args.ingest, args.root, args.out)
-        return
-    results = [run_size(rows, args.workdir) for rows in args.rows]
-    (args.workdir / "results.json").write_text(json.dumps(results, indent=2))
-    print(_table(results))  # noqa: T201 (the benchmark's output)
+    versions = {"current": CURRENT_SRC}
+    if args.baseline_ref:
+        versions = {"baseline": baseline_src(args.baseline_ref, args.workdir), **versions}
+    results = [run_size(rows, args.workdir, versions) for rows in args.rows]
+    report: dict = {"sizes": results, "versions": {k: str(v) for k, v in versions.items()}}
+    if args.files:
+        report["folder"] = run_folder(args.folder_rows, args.files, args.workdir, [1, 2, 4])
+    (args.workdir / "results.json").write_text(json.dumps(report, indent=2))
+    print(_table(results, list(versions)))  # noqa: T201 (the benchmark's output)
+    if args.files:
+        print(_folder_table(report["folder"]))  # noqa: T201
 
 
 if __name__ == "__main__":
