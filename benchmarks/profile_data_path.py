@@ -43,8 +43,8 @@ def main() -> None:
     from torch.utils.data import DataLoader
 
     from reaction.data.formats.criteo import criteo
-    from reaction.data.sources.files import FileSource
     from reaction.data.preprocess import PreprocessConfig, load_or_build
+    from reaction.data.sources.files import FileSource
     from reaction.data.stream import ParquetBatchStream
 
     shutil.rmtree(args.workdir, ignore_errors=True)

@@ -12,7 +12,6 @@ import torch
 from reaction.data.batch import Batch
 from reaction.data.datamodule import CTRDataModule
 from reaction.data.formats.criteo import criteo
-from reaction.data.sources.files import FileSource
 from reaction.data.id_arrays import (
     arrays_root,
     ensure_id_arrays,
@@ -20,6 +19,7 @@ from reaction.data.id_arrays import (
     write_split_arrays,
 )
 from reaction.data.preprocess import PreprocessConfig
+from reaction.data.sources.files import FileSource
 from tests.data.format_files import write_lines
 from tests.data.test_data_formats_cache import criteo_rows
 from tests.data.test_stream import epoch_batches, make_stream

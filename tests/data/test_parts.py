@@ -11,8 +11,8 @@ import pytest
 
 from reaction.data.formats.bad_rows import BadInputError
 from reaction.data.formats.criteo import criteo
-from reaction.data.sources.files import FileSource
 from reaction.data.preprocess import PreprocessConfig, RawSplits, load_or_build
+from reaction.data.sources.files import FileSource
 from tests.data.format_files import write_lines
 from tests.data.test_data_formats_cache import criteo_rows
 
