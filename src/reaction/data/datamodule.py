@@ -10,6 +10,8 @@ import lightning as L
 import torch
 from torch.utils.data import DataLoader
 
+from reaction.config import ConfigError
+from reaction.data.checks import loader_problems
 from reaction.data.id_arrays import ensure_id_arrays, split_arrays
 from reaction.data.preprocess import (
     PreprocessConfig,
@@ -53,10 +55,13 @@ class CTRDataModule(L.LightningDataModule):
         id_arrays: bool = False,
     ) -> None:
         super().__init__()
-        if batch_size < 1 or eval_batch_size < 1:
-            raise ValueError(f"batch sizes must be >= 1, got {batch_size}, {eval_batch_size}")
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be >= 0, got {num_workers}")
+        sizes = {"batch_size": batch_size, "eval_batch_size": eval_batch_size}
+        sizes |= {
+            "num_workers": num_workers,
+            "shuffle_buffer_row_groups": shuffle_buffer_row_groups,
+        }
+        if problems := loader_problems(sizes):
+            raise ConfigError(problems, "loader")
         self.raw_source = raw_source
         self.preprocess = preprocess
         self.cache_root = Path(cache_root)

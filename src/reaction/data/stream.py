@@ -22,7 +22,9 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
+from reaction.config import ConfigError
 from reaction.data.batch import Batch
+from reaction.data.checks import loader_problems
 from reaction.data.id_arrays import open_arrays
 
 
@@ -134,11 +136,9 @@ class ParquetBatchStream(IterableDataset):
         arrays: list[tuple[Path, Path]] | None = None,
     ) -> None:
         super().__init__()
-        if batch_size < 1 or shuffle_buffer_row_groups < 1:
-            raise ValueError(
-                f"batch_size ({batch_size}) and shuffle_buffer_row_groups "
-                f"({shuffle_buffer_row_groups}) must be >= 1"
-            )
+        sizes = {"batch_size": batch_size, "shuffle_buffer_row_groups": shuffle_buffer_row_groups}
+        if problems := loader_problems(sizes):
+            raise ConfigError(problems, "loader")
         if (rank is None) != (world_size is None):
             raise ValueError(f"give both rank and world_size or neither: {rank}, {world_size}")
         if world_size is not None and not 0 <= rank < world_size:
