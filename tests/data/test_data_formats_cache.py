@@ -81,7 +81,7 @@ def test_corrupted_ingest_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFi
     raw = FileSource(criteo(), path, tmp_path / "ingest").prepare()
     before = pl.read_parquet(raw.train[0])
     raw.train[0].write_bytes(raw.train[0].read_bytes()[:-50])
-    caplog.set_level(logging.INFO, logger="reaction.data.formats")
+    caplog.set_level(logging.INFO, logger="reaction.data")
     again = FileSource(criteo(), path, tmp_path / "ingest").prepare()
     assert "invalid" in caplog.text and "ingesting" in caplog.text
     assert pl.read_parquet(again.train[0]).equals(before)

@@ -21,13 +21,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.table import Table
 from torch import nn
-from torch.utils.data import DataLoader
 
 from reaction.config.conf_dir import CONF_DIR
 from reaction.data.datamodule import CTRDataModule
 from reaction.data.preprocess import load_or_build
 from reaction.data.schema import FeatureMap
-from reaction.data.stream import ParquetBatchStream
+from reaction.data.throughput import loader_throughput
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report, random_features
 from reaction.utils.console import wide_console
@@ -47,23 +46,6 @@ def bench_preprocess(datamodule: CTRDataModule) -> dict[str, float]:
         load_or_build(raw, datamodule.preprocess, cache_root)
         seconds = time.perf_counter() - start
     return {"rows": rows, "seconds": seconds, "rows_per_s": rows / seconds}
-
-
-def bench_stream(datamodule: CTRDataModule, batch_size: int, workers: int) -> dict[str, float]:
-    """Rows/s of one shuffled pass over the train split, batches ready as tensors."""
-    fm = datamodule.feature_map
-    stream = ParquetBatchStream(
-        paths=[datamodule.data.split_path("train")],
-        feature_columns=fm.field_names,
-        label_columns=list(fm.labels),
-        batch_size=batch_size,
-        shuffle=True,
-    )
-    loader = DataLoader(stream, batch_size=None, num_workers=workers)
-    start = time.perf_counter()
-    rows = sum(len(batch) for batch in loader)
-    seconds = time.perf_counter() - start
-    return {"workers": workers, "rows": rows, "rows_per_s": rows / seconds}
 
 
 def selected_models(cfg: DictConfig) -> dict[str, DictConfig]:
@@ -149,8 +131,13 @@ def _print(report: dict[str, Any]) -> None:
     console.print(
         f"preprocess: {prep['rows']:,} rows in {prep['seconds']:.1f}s = {rate:,.0f} rows/s"
     )
+    parquet = {s["workers"]: s["rows_per_s"] for s in report["stream"] if s["source"] == "parquet"}
     for s in report["stream"]:
-        console.print(f"stream read, {s['workers']} workers: {s['rows_per_s']:,.0f} rows/s")
+        ratio = s["rows_per_s"] / parquet[s["workers"]]
+        console.print(
+            f"stream read ({s['source']}), {s['workers']} workers: "
+            f"{s['rows_per_s']:,.0f} rows/s ({ratio:.1f}x parquet)"
+        )
     console.print(f"peak RSS {report['peak_rss_mb']:.0f} MB")
 
 
@@ -165,7 +152,7 @@ def main(cfg: DictConfig) -> None:
         "train_batch_size": cfg.train_batch_size,
         "train_ms_per_step": bench_training(cfg, datamodule),
         "preprocess": bench_preprocess(datamodule),
-        "stream": [bench_stream(datamodule, cfg.batch_size, w) for w in cfg.stream_workers],
+        "stream": loader_throughput(datamodule.data, cfg.batch_size, cfg.stream_workers),
     }
     report["peak_rss_mb"] = _peak_rss_mb()
     write_json_atomic(Path(cfg.paths.output_dir) / "bench.json", report)

@@ -3,7 +3,9 @@ dataset's input exists (nothing is opened or read)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -19,14 +21,23 @@ LOADER_MINIMUMS = {
 }
 
 
+def loader_problems(settings: Mapping[str, Any]) -> list[str]:
+    """The loader sizes among ``settings`` below their minimum, each as
+    ``data.datamodule.<key>=<value> (allowed: ...)``: checked at start-up and by the loader
+    classes themselves, one rule for both."""
+    return [
+        problem
+        for key, low in LOADER_MINIMUMS.items()
+        if key in settings
+        for problem in int_at_least(f"data.datamodule.{key}", settings[key], low)
+    ]
+
+
 def data_problems(cfg: DictConfig) -> list[str]:
     """The loader's sizes and, for file datasets, that the input exists (nothing is opened)."""
     data = cfg.data
     module = data.get("datamodule") or {}
-    problems = []
-    for key, low in LOADER_MINIMUMS.items():
-        if key in module:
-            problems += int_at_least(f"data.datamodule.{key}", module[key], low)
+    problems = loader_problems(module)
     if "on_bad_rows" in data and data.on_bad_rows not in POLICIES:
         problems.append(f"data.on_bad_rows={data.on_bad_rows!r} (allowed: {', '.join(POLICIES)})")
     if "path" in data and not OmegaConf.is_missing(data, "path") and not Path(data.path).exists():

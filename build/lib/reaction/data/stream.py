@@ -22,7 +22,10 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import IterableDataset, get_worker_info
 
+from reaction.config import ConfigError
 from reaction.data.batch import Batch
+from reaction.data.checks import loader_problems
+from reaction.data.id_arrays import open_arrays
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class _Chunk:
     row_group: int
     lo: int
     hi: int
+    offset: int  # row of the group's first row within its file
 
 
 def shard_range(num_rows: int, rank: int, world_size: int, worker: int, num_workers: int) -> range:
@@ -129,19 +133,20 @@ class ParquetBatchStream(IterableDataset):
         rank: int | None = None,
         world_size: int | None = None,
         equal_batches: bool = False,
+        arrays: list[tuple[Path, Path]] | None = None,
     ) -> None:
         super().__init__()
-        if batch_size < 1 or shuffle_buffer_row_groups < 1:
-            raise ValueError(
-                f"batch_size ({batch_size}) and shuffle_buffer_row_groups "
-                f"({shuffle_buffer_row_groups}) must be >= 1"
-            )
+        sizes = {"batch_size": batch_size, "shuffle_buffer_row_groups": shuffle_buffer_row_groups}
+        if problems := loader_problems(sizes):
+            raise ConfigError(problems, "loader")
         if (rank is None) != (world_size is None):
             raise ValueError(f"give both rank and world_size or neither: {rank}, {world_size}")
         if world_size is not None and not 0 <= rank < world_size:
             raise ValueError(f"rank {rank} outside world_size {world_size}")
         if not paths:
             raise ValueError("ParquetBatchStream needs at least one parquet file")
+        if arrays is not None and len(arrays) != len(paths):
+            raise ValueError(f"{len(arrays)} id array pairs for {len(paths)} parquet files")
         self.paths = [Path(p) for p in paths]
         self.feature_columns = list(feature_columns)
         self.label_columns = list(label_columns)
@@ -152,14 +157,16 @@ class ParquetBatchStream(IterableDataset):
         self.rank = rank
         self.world_size = world_size
         self.equal_batches = equal_batches
+        self.arrays = None if arrays is None else [(Path(f), Path(y)) for f, y in arrays]
         self.epoch = 0
         self._resume: tuple[int, int] | None = None  # (epoch, batches already consumed)
         self._row_groups = self._index_row_groups()
+        self._check_arrays()
         self._dist = self._capture_dist()
 
     @property
     def num_rows(self) -> int:
-        return sum(n for _, _, _, n in self._row_groups)
+        return sum(group[3] for group in self._row_groups)
 
     def set_epoch(self, epoch: int) -> None:
         """Select the shuffle order; call before the DataLoader iterator is created."""
@@ -207,8 +214,9 @@ class ParquetBatchStream(IterableDataset):
             chunks = [chunks[i] for i in rng.permutation(len(chunks))]
         return self._batches(chunks, rng, len(rows), batches[shard], skip[shard])
 
-    def _index_row_groups(self) -> list[tuple[int, int, int, int]]:
-        """``(file, row_group, global_start, num_rows)`` of every row group, from footers only."""
+    def _index_row_groups(self) -> list[tuple[int, int, int, int, int]]:
+        """``(file, row_group, global_start, num_rows, row in file)`` of every row group, from
+        footers only."""
         wanted = self.feature_columns + self.label_columns
         groups, start = [], 0
         for i, path in enumerate(self.paths):
@@ -217,11 +225,24 @@ class ParquetBatchStream(IterableDataset):
             missing = [c for c in wanted if c not in names]
             if missing:
                 raise ValueError(f"{path}: missing columns {missing}")
+            in_file = 0
             for g in range(meta.num_row_groups):
                 n = meta.row_group(g).num_rows
-                groups.append((i, g, start, n))
-                start += n
+                groups.append((i, g, start, n, in_file))
+                start, in_file = start + n, in_file + n
         return groups
+
+    def _check_arrays(self) -> None:
+        """Id arrays must have the parquet files' rows and this stream's column counts."""
+        rows = [0] * len(self.paths)
+        for file, _, _, n, _ in self._row_groups:
+            rows[file] += n
+        widths = (len(self.feature_columns), len(self.label_columns))
+        for path, n, pair in zip(self.paths, rows, self.arrays or [], strict=False):
+            for array_path, width in zip(pair, widths, strict=True):
+                shape = np.load(array_path, mmap_mode="r").shape
+                if shape != (n, width):
+                    raise ValueError(f"{array_path}: shape {shape}, expected {(n, width)} ({path})")
 
     def _capture_dist(self) -> tuple[int, int] | None:
         """Remember the process group in the main process (spawned workers do not inherit it)."""
@@ -238,20 +259,27 @@ class ParquetBatchStream(IterableDataset):
     def _chunks(self, start: int, stop: int) -> list[_Chunk]:
         """Row groups overlapping ``[start, stop)``, clipped to it."""
         chunks = []
-        for file, group, g_start, n in self._row_groups:
+        for file, group, g_start, n, offset in self._row_groups:
             lo, hi = max(start, g_start), min(stop, g_start + n)
             if lo < hi:
-                chunks.append(_Chunk(file, group, lo - g_start, hi - g_start))
+                chunks.append(_Chunk(file, group, lo - g_start, hi - g_start, offset))
         return chunks
 
-    def _read(self, chunk: _Chunk, files: dict[int, pq.ParquetFile]) -> tuple[np.ndarray, ...]:
-        """One chunk as ``(n, F)`` int64 features and ``(n, L)`` float32 labels."""
+    def _read(self, chunk: _Chunk, files: dict[int, object]) -> tuple[np.ndarray, ...]:
+        """One chunk as ``(n, F)`` int32 ids and ``(n, L)`` float32 labels: a slice of the id
+        arrays' memory maps when the stream has them, else decoded from the parquet row group."""
+        if self.arrays is not None:
+            if chunk.file not in files:
+                files[chunk.file] = open_arrays(*self.arrays[chunk.file])
+            ids, ys = files[chunk.file]
+            lo, hi = chunk.offset + chunk.lo, chunk.offset + chunk.hi
+            return ids[lo:hi], ys[lo:hi]  # views: the buffer's concatenate is the one copy
         if chunk.file not in files:
             files[chunk.file] = pq.ParquetFile(self.paths[chunk.file])
         columns = self.feature_columns + self.label_columns
         table = files[chunk.file].read_row_group(chunk.row_group, columns=columns)
         table = table.slice(chunk.lo, chunk.hi - chunk.lo)
-        features = np.empty((table.num_rows, len(self.feature_columns)), dtype=np.int64)
+        features = np.empty((table.num_rows, len(self.feature_columns)), dtype=np.int32)
         for j, name in enumerate(self.feature_columns):
             features[:, j] = table.column(name).to_numpy()
         labels = np.empty((table.num_rows, len(self.label_columns)), dtype=np.float32)
@@ -272,7 +300,7 @@ class ParquetBatchStream(IterableDataset):
         Batch sizes come from :func:`next_batch_size`, so the shard yields exactly
         ``num_batches``; the first ``skip`` are drawn but not yielded (resume).
         """
-        files: dict[int, pq.ParquetFile] = {}
+        files: dict[int, object] = {}
         group = self.shuffle_buffer_row_groups if rng is not None else 1
         features, labels = self._read_empty()
         emitted = 0
@@ -280,20 +308,21 @@ class ParquetBatchStream(IterableDataset):
             parts = [(features, labels)] + [self._read(c, files) for c in chunks[i : i + group]]
             features = np.concatenate([p[0] for p in parts])
             labels = np.concatenate([p[1] for p in parts])
-            if rng is not None:
-                order = rng.permutation(len(features))
-                features, labels = features[order], labels[order]
+            # the permutation is applied per batch (one gather, fused with the widening copy)
+            order = rng.permutation(len(features)) if rng is not None else None
             start = 0
             while emitted < num_batches:
                 size = next_batch_size(num_rows, num_batches - emitted, self.batch_size)
                 if len(features) - start < size:
                     break
                 if emitted >= skip:
-                    yield self._batch(features[start : start + size], labels[start : start + size])
+                    rows = _rows(order, start, start + size)
+                    yield self._batch(features[rows], labels[rows])
                 start += size
                 num_rows -= size
                 emitted += 1
-            features, labels = features[start:], labels[start:]
+            rest = _rows(order, start, len(features))
+            features, labels = features[rest], labels[rest]
         if emitted != num_batches or len(features):
             raise RuntimeError(
                 f"stream emitted {emitted} of {num_batches} batches, {len(features)} rows left"
@@ -301,10 +330,16 @@ class ParquetBatchStream(IterableDataset):
 
     def _read_empty(self) -> tuple[np.ndarray, np.ndarray]:
         return (
-            np.empty((0, len(self.feature_columns)), dtype=np.int64),
+            np.empty((0, len(self.feature_columns)), dtype=np.int32),
             np.empty((0, len(self.label_columns)), dtype=np.float32),
         )
 
     @staticmethod
     def _batch(features: np.ndarray, labels: np.ndarray) -> Batch:
-        return Batch(torch.from_numpy(features), torch.from_numpy(labels))
+        """Ids stay int32 through reading and shuffling (half the bytes moved), widened here."""
+        return Batch(torch.from_numpy(features.astype(np.int64)), torch.from_numpy(labels))
+
+
+def _rows(order: np.ndarray | None, start: int, stop: int) -> slice | np.ndarray:
+    """Rows ``start:stop`` of the buffer in emission order (shuffled when there is an order)."""
+    return slice(start, stop) if order is None else order[start:stop]

@@ -24,9 +24,13 @@ class BadInputError(ValueError):
     """Malformed input at ``path:line`` (line 0: the file as a whole)."""
 
     def __init__(self, path: Path, line: int, message: str) -> None:
-        self.path, self.line = Path(path), line
+        self.path, self.line, self.reason = Path(path), line, message
         where = f"{path}:{line}" if line else str(path)
         super().__init__(f"{where}: {message}")
+
+    def __reduce__(self) -> tuple[type, tuple[Path, int, str]]:
+        """Picklable with its fields, so it crosses from an ingest worker process unchanged."""
+        return (type(self), (self.path, self.line, self.reason))
 
 
 def check_policy(policy: str) -> BadRowPolicy:

@@ -23,7 +23,8 @@ from reaction.data.formats.ingest import (
     ingest,
     ingest_fingerprint,
 )
-from reaction.data.formats.splits import SplitConfig, plan_files
+from reaction.data.formats.parts import ingest_in_parts, process_pool, slurm_executor
+from reaction.data.formats.splits import FilePlan, SplitConfig, plan_files
 from reaction.data.formats.table import TableFormat
 from reaction.data.preprocess import RawSplits
 
@@ -34,7 +35,11 @@ SUMMARY_KEYS = ("rows_read", "rows_kept", "rows_skipped", "skipped_by_kind", "fi
 
 class FileSource:
     """A dataset on disk: ``path`` (file or folder, see ``reaction.data.formats.splits``) read
-    with ``reader``; ``root`` holds the ingested splits (a cache, safe to delete)."""
+    with ``reader``; ``root`` holds the ingested splits (a cache, safe to delete).
+
+    A folder of files is ingested by ``workers`` processes, or with ``slurm`` (submitit executor
+    parameters; ``folder`` for its logs) one SLURM job per file, then merged into the same bytes
+    as the one-process build (``reaction.data.formats.parts``)."""
 
     def __init__(
         self,
@@ -46,7 +51,11 @@ class FileSource:
         chunk_bytes: int = 8 << 20,
         max_reported: int = 10,
         name: str | None = None,
+        workers: int = 1,
+        slurm: dict[str, Any] | None = None,
     ) -> None:
+        if workers < 1:
+            raise ValueError(f"data.preprocess_workers must be >= 1, got {workers}")
         self.reader = reader
         self.path = Path(path)
         self.root = Path(root)
@@ -55,6 +64,8 @@ class FileSource:
             on_bad_rows=on_bad_rows, chunk_bytes=chunk_bytes, max_reported=max_reported
         )
         self.name = name or reader.name
+        self.workers = workers
+        self.slurm = dict(slurm) if slurm else None
         self._report: dict[str, Any] | None = None
 
     def prepare(self) -> RawSplits:
@@ -70,8 +81,7 @@ class FileSource:
                 log.warning("ingest cache %s is invalid (%s); rebuilding", out, problem)
                 remove_dir(out)
             log.info("ingesting %s from %s into %s", self.name, self.path, out)
-            build = partial(ingest, self.reader, plans, self.options)
-            publish(out, fp, build, REQUIRED, verify_hash=False)
+            publish(out, fp, partial(self._ingest, plans), REQUIRED, verify_hash=False)
         self._report = json.loads((out / REPORT).read_text())
         r = self.reader
         return RawSplits(
@@ -83,6 +93,19 @@ class FileSource:
             numeric=r.numeric,
             dataset=self.name,
         )
+
+    def _ingest(self, plans: list[FilePlan], out: Path) -> None:
+        """One process, or one job per file and a merge job (same output, ``formats.parts``)."""
+        if self.slurm is not None:
+            params = dict(self.slurm)
+            folder = params.pop("folder", None) or self.root / "submitit"
+            with slurm_executor(folder, params) as jobs:
+                ingest_in_parts(self.reader, plans, self.options, out, jobs)
+        elif self.workers > 1 and len(plans) > 1:
+            with process_pool(min(self.workers, len(plans))) as pool:
+                ingest_in_parts(self.reader, plans, self.options, out, pool)
+        else:
+            ingest(self.reader, plans, self.options, out)
 
     def input_report(self) -> dict[str, Any]:
         """The full ``ingest.json`` of the inputs: per file rows read/kept/skipped and why."""
