@@ -38,7 +38,8 @@ class AFEConfig:
     candidates (``drop_noise``). ``redundancy_guard``: see ``reaction.afe.selector``.
     ``ranking="random"`` replaces the greedy order by a seeded random one (the baseline of the
     field-count curve). ``variant`` may also name another selector (``reaction.afe.selectors``),
-    which reads ``num_fields``, ``seed`` and its own knobs ``search`` only. Extensions (``variant="extended"``): ``mi_retain`` / ``tail_buckets``
+    which reads ``num_fields``, ``seed`` and its own knobs ``search`` only.
+    Extensions (``variant="extended"``): ``mi_retain`` / ``tail_buckets``
     (vocabulary compression), ``dim_policy`` with ``min_dim`` (embedding size per field),
     ``subspace_dim`` / ``ib_beta`` (projection of the concatenated embeddings).
     """
@@ -68,9 +69,7 @@ class AFEConfig:
     search: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        if self.search is not None:  # validated (unknown keys named) and stored as plain values
-            search = asdict(SearchConfig.from_node(self.search))
-            object.__setattr__(self, "search", {**search, "hidden_units": list(search["hidden_units"])})
+        search_problems = self._plain_search()
         problems = [
             (self.variant not in VARIANTS, f"variant={self.variant!r} (allowed: {VARIANTS})"),
             (
@@ -135,9 +134,21 @@ class AFEConfig:
                 f"ib_beta={self.ib_beta} needs a subspace_dim (the bottleneck it regularises)",
             ),
         ]
-        bad = [f"afe.{message}" for failed, message in problems if failed]
+        bad = [f"afe.{message}" for failed, message in problems if failed] + search_problems
         if bad:
             raise ConfigError(bad, "afe config")
+
+    def _plain_search(self) -> list[str]:
+        """Validate ``search`` (its problems, each naming its key) and store it as plain values."""
+        if self.search is None:
+            return []
+        try:
+            search = asdict(SearchConfig.from_node(self.search))
+        except ConfigError as error:
+            return error.problems
+        search["hidden_units"] = list(search["hidden_units"])
+        object.__setattr__(self, "search", search)
+        return []
 
     def unread_keys(self) -> dict[str, str]:
         """Keys set away from their default that this config never reads, and why: a silent

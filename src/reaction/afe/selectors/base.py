@@ -91,7 +91,8 @@ class SearchData:
         cut = max(1, int(round(sample.size * (1 - holdout_fraction))))
         fit, hold = order[:cut], order[cut:]
         ids = sample.ids.astype(np.int64)
-        return cls(sample.fields, vocab_sizes, ids[fit], y[fit], ids[hold], y[hold], sample.num_rows)
+        rows = sample.num_rows
+        return cls(sample.fields, vocab_sizes, ids[fit], y[fit], ids[hold], y[hold], rows)
 
     @property
     def num_fields(self) -> int:

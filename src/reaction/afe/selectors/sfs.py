@@ -5,6 +5,7 @@ per field in front of the network; after training, each field's connection sensi
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -32,15 +33,13 @@ def sfs(data: SearchData, cfg: SearchConfig, seed: int) -> FieldScores:
     net = SearchNet(data, cfg, gate)
     train(net, data, cfg, seed)
     gate.mask.requires_grad_(True)
-    total, seen = torch.zeros(data.num_fields), 0
+    total = torch.zeros(data.num_fields)
     rng = np.random.default_rng(seed)
-    for ids, y in batches(data.ids, data.y, cfg.batch_size, rng):
-        if seen == SAMPLING_BATCHES:
-            break
+    sampled = itertools.islice(batches(data.ids, data.y, cfg.batch_size, rng), SAMPLING_BATCHES)
+    for ids, y in sampled:
         net.zero_grad()
         bce(net, ids, y).backward()
         total += gate.mask.grad.abs()
-        seen += 1
     importance = (total / total.sum()).tolist()
     scores = dict(zip(data.fields, importance, strict=True))
     return FieldScores(scores, search_seconds=time.perf_counter() - start)
