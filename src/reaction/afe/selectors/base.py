@@ -28,8 +28,8 @@ class SearchConfig:
     holdout_fraction: float = 0.2
     embedding_dim: int = 8
     hidden_units: tuple[int, ...] = (64, 32)
-    epochs: int = 2
-    batch_size: int = 1024
+    epochs: int = 3
+    batch_size: int = 256
     lr: float = 1e-3
     l1: float = 1e-3
     components: int = 16

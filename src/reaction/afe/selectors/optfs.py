@@ -2,8 +2,10 @@
 ``sigmoid(temp * m_v) / sigmoid(0.5)``, ``m_v`` starting at 0.5; the temperature grows
 geometrically to ``GAMMA`` over the epochs (continuous sparsification) and a penalty on the gates
 pushes them shut. ERASE weighs the penalty's sum by a per-dataset constant (1e-8 .. 1e-4); here
-``afe.search.l1`` weighs its mean. OptFS keeps or drops single values; a field's score is the share
-of holdout rows whose value is kept (the gate's mean there), zero when every value is shut.
+``afe.search.l1`` weighs its mean. OptFS keeps or drops single values; for a plan, a field's
+score is the mean mask weight ``m_v`` of its values over the holdout rows (our reduction: the
+share of rows whose gate is open saturates at 1 for every field when few values are shut, as on
+a small sample); a field whose every value is shut (``m_v <= 0``) is zeroed.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ def optfs(data: SearchData, cfg: SearchConfig, seed: int) -> FieldScores:
 
     seconds = train(net, data, cfg, seed, penalty=penalty, after_step=anneal)
     with torch.no_grad():
-        kept = gate.gates(torch.from_numpy(data.holdout_ids)).mean(0).tolist()
-    scores = dict(zip(data.fields, kept, strict=True))
-    zeroed = frozenset(f for f, s in scores.items() if s < 1e-6)
+        weights = gate.mask[torch.from_numpy(data.holdout_ids) + gate.offsets]  # (n, F)
+    scores = dict(zip(data.fields, weights.mean(0).tolist(), strict=True))
+    zeroed = frozenset(
+        f for f, w in zip(data.fields, weights.T, strict=True) if bool((w <= 0).all())
+    )
     return FieldScores(scores, zeroed, seconds)
