@@ -1,0 +1,150 @@
+"""The ``afe_methods`` study: each selector's plan against the planted truth, test AUC vs. k.
+
+``python -m reaction.afe.selectors.study outputs/afe_methods`` reads every ``results.json`` below
+the folder (the k-sweep and, in any subfolder, the all-fields runs without AFE) and writes
+``methods.md`` (both tables), ``methods_auc.csv``, ``methods_truth.csv`` and ``methods.png`` (test
+AUC vs. fields kept, one line per method) beside the runs. On the synthetic data the truth table
+scores the plans at ``--k`` fields: planted informative fields found (of all of them, and of the
+k strongest), noise fields kept, redundant copies kept beside their source, selection seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import polars as pl  # noqa: E402
+from hydra.utils import instantiate  # noqa: E402
+
+from reaction.data.synthetic_truth import INFORMATIVE, NOISE, REDUNDANT, GroundTruth  # noqa: E402
+from reaction.metrics import keys  # noqa: E402
+from reaction.summary import require_results  # noqa: E402
+
+ALL_FIELDS = "all fields"
+
+
+def run_rows(results: list[dict[str, Any]]) -> pl.DataFrame:
+    """One row per run: method, fields asked for (all: every field), the plan, test AUC."""
+    rows = []
+    for r in results:
+        afe = r.get("afe")
+        rows.append(
+            {
+                "method": afe["variant"] if afe else ALL_FIELDS,
+                "k": len(afe["fields"]) if afe else r["data"][keys.NUM_FIELDS],
+                "fields": afe["fields"] if afe else [],
+                "test_auc": r["metrics"][keys.TEST_AUC],
+                "seed": r["seed"],
+                "select_s": r["costs"].get(keys.AFE_FIT_SECONDS),
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+def truth_row(fields: list[str], truth: GroundTruth, k: int) -> dict[str, int]:
+    """Planted-truth counts of one plan."""
+    chosen = set(fields)
+    informative = truth.names(INFORMATIVE)
+    strongest = sorted(informative, key=lambda f: -truth.field(f).effect_var["click"])[:k]
+    copies = [c for c in truth.names(REDUNDANT) if {c, truth.field(c).source} <= chosen]
+    return {
+        "informative": len(chosen & set(informative)),
+        "strongest": len(chosen & set(strongest)),
+        "noise": len(chosen & set(truth.names(NOISE))),
+        "copies": len(copies),
+    }
+
+
+def truth_table(runs: pl.DataFrame, truth: GroundTruth, k: int) -> pl.DataFrame:
+    """Mean planted-truth counts and selection seconds per method, plans of ``k`` fields."""
+    at_k = runs.filter(pl.col("k") == k)
+    counts = pl.DataFrame([truth_row(f, truth, k) for f in at_k["fields"]])
+    return (
+        pl.concat([at_k.select("method", "select_s", "test_auc"), counts], how="horizontal")
+        .group_by("method")
+        .agg(pl.all().mean(), pl.len().alias("runs"))
+        .sort("strongest", "test_auc", descending=True)
+    )
+
+
+def auc_table(runs: pl.DataFrame) -> pl.DataFrame:
+    """Mean (std over seeds) test AUC per method and fields kept."""
+    return (
+        runs.group_by("method", "k")
+        .agg(
+            pl.col("test_auc").mean().alias("test_auc"),
+            pl.col("test_auc").std().alias("std"),
+            pl.len().alias("runs"),
+        )
+        .sort("method", "k")
+    )
+
+
+def plot_methods(table: pl.DataFrame, path: Path) -> Path:
+    fig, ax = plt.subplots(figsize=(7.2, 4.6))
+    for method in sorted(set(table["method"]) - {ALL_FIELDS}):
+        part = table.filter(pl.col("method") == method)
+        style = "o-" if method == "paper" else ".--"
+        label = "AFE (paper)" if method == "paper" else method
+        ax.plot(part["k"], part["test_auc"], style, label=label, lw=2 if method == "paper" else 1)
+    full = table.filter(pl.col("method") == ALL_FIELDS)
+    if full.height:
+        ax.axhline(full["test_auc"][0], color="grey", ls=":", label=f"{ALL_FIELDS}")
+    ax.set_xlabel("fields kept (k)")
+    ax.set_ylabel("test AUC (DNN)")
+    ax.set_title("Field selectors: test AUC vs. k")
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def markdown(table: pl.DataFrame, floats: dict[str, str]) -> str:
+    """A markdown table; ``floats`` maps a column to its format."""
+    lines = ["| " + " | ".join(table.columns) + " |", "|---" * len(table.columns) + "|"]
+    for row in table.iter_rows(named=True):
+        cells = [
+            "-" if v is None else (format(v, floats[c]) if c in floats else str(v))
+            for c, v in row.items()
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def dataset_truth(results: list[dict[str, Any]]) -> GroundTruth | None:
+    """The planted truth of the runs' synthetic data (None for other data)."""
+    synthetic = [r for r in results if r.get("dataset") == "synthetic"]
+    if not synthetic:
+        return None
+    return instantiate(synthetic[0]["config"]["data"]["datamodule"]["raw_source"]).truth
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("runs", type=Path, help="the afe_methods multirun folder")
+    parser.add_argument("--k", type=int, default=12, help="plan size of the truth table")
+    args = parser.parse_args()
+    results = require_results(args.runs)
+    runs = run_rows(results)
+    aucs = auc_table(runs)
+    text = "## test AUC vs. k\n\n" + markdown(aucs, {"test_auc": ".4f", "std": ".4f"})
+    aucs.write_csv(args.runs / "methods_auc.csv")
+    truth = dataset_truth(results)
+    if truth is not None:
+        table = truth_table(runs, truth, args.k)
+        table.write_csv(args.runs / "methods_truth.csv")
+        fmt = {c: ".1f" for c in ("informative", "strongest", "noise", "copies", "select_s")}
+        text += f"\n## planted truth at k={args.k}\n\n" + markdown(table, fmt | {"test_auc": ".4f"})
+    (args.runs / "methods.md").write_text(text)
+    plot_methods(aucs, args.runs / "methods.png")
+    print(text)  # noqa: T201 - the command's output
+
+
+if __name__ == "__main__":
+    main()
