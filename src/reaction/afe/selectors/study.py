@@ -87,11 +87,13 @@ def auc_table(runs: pl.DataFrame) -> pl.DataFrame:
 
 def plot_methods(table: pl.DataFrame, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(7.2, 4.6))
-    for method in sorted(set(table["method"]) - {ALL_FIELDS}):
+    for i, method in enumerate(sorted(set(table["method"]) - {ALL_FIELDS})):
         part = table.filter(pl.col("method") == method)
-        style = "o-" if method == "paper" else ".--"
-        label = "AFE (paper)" if method == "paper" else method
-        ax.plot(part["k"], part["test_auc"], style, label=label, lw=2 if method == "paper" else 1)
+        paper = method == "paper"
+        ax.plot(
+            part["k"], part["test_auc"], "o-" if paper else ".--", color=plt.cm.tab20(i),
+            label="AFE (paper)" if paper else method, lw=2 if paper else 1,
+        )  # fmt: skip
     full = table.filter(pl.col("method") == ALL_FIELDS)
     if full.height:
         ax.axhline(full["test_auc"][0], color="grey", ls=":", label=f"{ALL_FIELDS}")
