@@ -14,8 +14,9 @@ from reaction.afe.config import AFEConfig
 from reaction.afe.fit import afe_config, fit_for_data
 from reaction.afe.selectors import LEARNED, METHODS
 from reaction.afe.selectors.plan import BUDGET, ZEROED
+from reaction.afe.selectors.study import ALL_FIELDS, auc_table, run_rows, truth_row
 from reaction.data.preprocess import PreprocessedData
-from reaction.data.synthetic_truth import INFORMATIVE, NOISE
+from reaction.data.synthetic_truth import INFORMATIVE, NOISE, REDUNDANT
 from reaction.models.dnn import DNN
 from reaction.utils.config import ConfigError
 from reaction.utils.validation import validate_config
@@ -129,3 +130,29 @@ def test_selector_configs_compose_and_refuse_what_they_do_not_read(tmp_path: Pat
     cfg = compose_train(["afe=paper", "+afe.search={rows: 1000}"], tmp_path, tmp_path)
     with pytest.raises(ConfigError, match=r"afe\.search=.*has no effect \(only the selectors"):
         validate_config(cfg)
+
+
+def test_the_study_scores_plans_against_the_planted_truth(planted) -> None:
+    truth = planted[1]
+    copy = truth.names(REDUNDANT)[0]
+    source, noise = truth.field(copy).source, truth.names(NOISE)[0]
+    by_effect = sorted(truth.names(INFORMATIVE), key=lambda f: -truth.field(f).effect_var["click"])
+    weakest = by_effect[-1]
+    row = truth_row([source, copy, noise, weakest], truth, k=len(by_effect) - 1)
+    assert row == {"informative": 2, "strongest": 1, "noise": 1, "copies": 1}
+    assert truth_row([copy, noise], truth, k=4)["copies"] == 0  # a copy without its source
+
+    def result(method: str | None, fields: int, auc: float, seed: int) -> dict:
+        afe = {"variant": method, "fields": [f"C{i}" for i in range(fields)]} if method else None
+        return {"afe": afe, "data": {"fields": 39}, "metrics": {"test/auc": auc}, "seed": seed,
+                "costs": {"afe/fit_seconds": 1.0}}  # fmt: skip
+
+    runs = run_rows(
+        [result("lasso", 4, 0.70, 0), result("lasso", 4, 0.72, 1), result(None, 0, 0.8, 0)]
+    )
+    table = auc_table(runs).rows(named=True)
+    assert [(r["method"], r["k"], r["runs"]) for r in table] == [
+        (ALL_FIELDS, 39, 1),
+        ("lasso", 4, 2),
+    ]
+    assert table[1]["test_auc"] == pytest.approx(0.71)
