@@ -43,6 +43,11 @@ PAPER_BASELINES = (
 GRID_AXES = {
     ("experiment", "paper_main"): {"model": f"reaction,{PAPER_BASELINES}", "seed": SEEDS},
     ("experiment", "ablation_afe"): {"afe": "none,paper,extended", "seed": SEEDS},
+    ("experiment", "afe_methods"): {
+        "afe.num_fields": "12,4,8,16",
+        "afe": "paper,random,lasso,pca,permutation,sfs,autofield,lpfs,optfs,adafs,gbdt",
+        "seed": SEEDS,
+    },
     ("experiment", "towers"): {"fusion.towers": "1,2,4,8", "seed": SEEDS},
     ("experiment", "redundancy"): {"mode": "feature,structural"},
     ("experiment", "ablation_dtf"): {

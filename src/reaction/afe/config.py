@@ -5,13 +5,17 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Literal
 
+from reaction.afe.selectors import METHODS
+from reaction.afe.selectors.base import SearchConfig
 from reaction.config.nodes import ConfigError
 from reaction.info.estimators import CORRECTIONS, Correction
 
-Variant = Literal["none", "paper", "extended"]
+Variant = str  # "none", "paper", "extended" or a selector of reaction.afe.selectors
 Ranking = Literal["greedy", "random"]
 DimPolicy = Literal["uniform", "relevance"]
-VARIANTS: tuple[str, ...] = ("none", "paper", "extended")
+VARIANTS: tuple[str, ...] = ("none", "paper", "extended", *METHODS)
+# What a selector other than AFE reads (its knobs are under afe.search).
+SELECTOR_KEYS = ("variant", "num_fields", "seed", "search")
 # Read by variant="extended" only (reaction.afe.plan); the paper's selector ignores them.
 EXTENSION_KEYS = (
     "mi_retain",
@@ -33,7 +37,9 @@ class AFEConfig:
     whose relevance is at or below the permutation null for every label are noise and never
     candidates (``drop_noise``). ``redundancy_guard``: see ``reaction.afe.selector``.
     ``ranking="random"`` replaces the greedy order by a seeded random one (the baseline of the
-    field-count curve). Extensions (``variant="extended"``): ``mi_retain`` / ``tail_buckets``
+    field-count curve). ``variant`` may also name another selector (``reaction.afe.selectors``),
+    which reads ``num_fields``, ``seed`` and its own knobs ``search`` only.
+    Extensions (``variant="extended"``): ``mi_retain`` / ``tail_buckets``
     (vocabulary compression), ``dim_policy`` with ``min_dim`` (embedding size per field),
     ``subspace_dim`` / ``ib_beta`` (projection of the concatenated embeddings).
     """
@@ -60,8 +66,10 @@ class AFEConfig:
     min_dim: int = 4
     subspace_dim: int | None = None
     ib_beta: float = 0.0
+    search: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
+        search_problems = self._plain_search()
         problems = [
             (self.variant not in VARIANTS, f"variant={self.variant!r} (allowed: {VARIANTS})"),
             (
@@ -126,15 +134,30 @@ class AFEConfig:
                 f"ib_beta={self.ib_beta} needs a subspace_dim (the bottleneck it regularises)",
             ),
         ]
-        bad = [f"afe.{message}" for failed, message in problems if failed]
+        bad = [f"afe.{message}" for failed, message in problems if failed] + search_problems
         if bad:
             raise ConfigError(bad, "afe config")
+
+    def _plain_search(self) -> list[str]:
+        """Validate ``search`` (its problems, each naming its key) and store it as plain values."""
+        if self.search is None:
+            return []
+        try:
+            search = asdict(SearchConfig.from_node(self.search))
+        except ConfigError as error:
+            return error.problems
+        search["hidden_units"] = list(search["hidden_units"])
+        object.__setattr__(self, "search", search)
+        return []
 
     def unread_keys(self) -> dict[str, str]:
         """Keys set away from their default that this config never reads, and why: a silent
         no-op that looks like an experiment (``afe=paper afe.dim_policy=relevance``)."""
         if self.variant == "none":
             unread = {f.name: "AFE is off (afe=none)" for f in fields(self) if f.name != "variant"}
+        elif self.selector:
+            why = f"afe={self.variant} reads {list(SELECTOR_KEYS)} only"
+            unread = {f.name: why for f in fields(self) if f.name not in SELECTOR_KEYS}
         elif self.variant != "extended":
             unread = dict.fromkeys(EXTENSION_KEYS, "only afe=extended reads it")
         else:
@@ -143,12 +166,19 @@ class AFEConfig:
                 unread |= dict.fromkeys(("tail_buckets", "value_shrinkage"), "needs afe.mi_retain")
             if self.dim_policy != "relevance":
                 unread["min_dim"] = "needs afe.dim_policy=relevance"
+        if self.enabled and not self.selector:
+            unread["search"] = "only the selectors of reaction.afe.selectors read it"
         default = AFEConfig()
         return {k: why for k, why in unread.items() if getattr(self, k) != getattr(default, k)}
 
     @property
     def enabled(self) -> bool:
         return self.variant != "none"
+
+    @property
+    def selector(self) -> bool:
+        """Whether a selector other than AFE picks the fields (``reaction.afe.selectors``)."""
+        return self.variant in METHODS
 
     @property
     def flat_embeddings(self) -> bool:

@@ -32,17 +32,19 @@ PLAN_VERSION = 1
 
 @dataclass(frozen=True)
 class PlannedField:
-    """A chosen field: its ``J`` terms when picked and how it is embedded."""
+    """A chosen field: its ``J`` terms when picked (AFE) or its ``score`` (another selector,
+    ``reaction.afe.selectors``), and how it is embedded."""
 
     name: str
     vocab_size: int  # of the feature map the plan was fitted on
     vocab_hash: str | None  # sha256 of the field's vocabulary file, when there is one
     j: float | None
-    pi: float
-    bi: float
+    pi: float | None
+    bi: float | None
     ci: float | None
     compression: VocabCompression | None = None
     dim: int | None = None  # None: the model's own embedding size
+    score: float | None = None  # the ranking score of a selector other than AFE
 
     @property
     def compact_size(self) -> int:
@@ -205,6 +207,10 @@ def fit_plan(
     """Select (and, extended, compress) fields from the training split at ``train_path`` only."""
     if not cfg.enabled:
         raise ValueError("fit_plan: afe.variant is 'none'; there is no plan to fit")
+    if cfg.selector:
+        from reaction.afe.selectors.plan import fit_selector_plan  # imports this module
+
+        return fit_selector_plan(train_path, feature_map, cfg, vocab_files)
     start = time.perf_counter()
     names, labels = tuple(feature_map.field_names), tuple(feature_map.labels)
     sizes = dict(zip(names, feature_map.vocab_sizes, strict=True))

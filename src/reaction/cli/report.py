@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 
 from reaction.reporting.afe_curve import write_curve
+from reaction.reporting.afe_methods import write_methods_report
 from reaction.reporting.report import display_columns, write_report
 from reaction.reporting.summary import COLUMNS, ResultsError, results_table
 from reaction.utils.console import wide_console
@@ -40,6 +41,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--all-fields", type=Path, metavar="DIR", help="runs without AFE: the curve's last point"
     )
+    parser.add_argument(
+        "--afe-methods",
+        type=int,
+        metavar="K",
+        help="also the field-selector comparison (experiment=afe_methods), planted truth at k=K",
+    )
     return parser
 
 
@@ -58,6 +65,9 @@ def main(argv: list[str] | None = None) -> None:
         out = report.files[0].parent
         curve = write_curve(args.roots[0], args.all_fields, out)
         console.print(curve, markup=False, highlight=False, soft_wrap=True)
+    if args.afe_methods is not None:
+        methods = write_methods_report(args.roots[0], report.files[0].parent, args.afe_methods)
+        console.print(methods, markup=False, highlight=False, soft_wrap=True)
     log.info("wrote %s", ", ".join(str(p) for p in report.files))
 
 

@@ -1,0 +1,158 @@
+"""Field selectors (reaction.afe.selectors) on the AFE plan contract and the planted truth."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from reaction.afe import AFENet, AFEPlan, build_net
+from reaction.afe.config import AFEConfig
+from reaction.afe.fit import afe_config, fit_for_data
+from reaction.afe.selectors import LEARNED, METHODS
+from reaction.afe.selectors.plan import BUDGET, ZEROED
+from reaction.cli.validation import validate_config
+from reaction.config.nodes import ConfigError
+from reaction.data.preprocess import PreprocessedData
+from reaction.data.synthetic_truth import INFORMATIVE, NOISE, REDUNDANT
+from reaction.models.dnn import DNN
+from reaction.reporting.afe_methods import ALL_FIELDS, auc_table, run_rows, truth_row
+from tests.conftest import SMALL_ROWS, compose_train
+
+# A search small enough for a contract test (seconds per method); the planted-truth test uses
+# the defaults of conf/afe/_selector.yaml on the whole training split.
+TINY = {"rows": 3000, "epochs": 1, "trees": 5, "components": 4}
+
+
+@pytest.fixture(scope="module")
+def planted(data_dir: Path, tmp_path_factory) -> tuple[PreprocessedData, object]:
+    """The synthetic data of the small test runs (24k training rows) and its planted truth."""
+    cfg = compose_train(
+        [f"data.datamodule.raw_source.config.num_rows={SMALL_ROWS}"],
+        tmp_path_factory.mktemp("selectors"),
+        data_dir,
+    )
+    datamodule = instantiate(cfg.data.datamodule)
+    datamodule.prepare_and_setup()
+    return datamodule.data, datamodule.raw_source.truth
+
+
+def fit(data: PreprocessedData, method: str, k: int | None, seed: int = 0, **search) -> AFEPlan:
+    cfg = afe_config({"variant": method, "num_fields": k, "seed": seed, "search": search})
+    plan = fit_for_data(cfg, data, embedding_dim=8)
+    assert plan is not None
+    return plan
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_writes_a_plan_that_round_trips_and_runs_in_front_of_a_model(
+    method: str, planted
+) -> None:
+    data = planted[0]
+    plan = fit(data, method, 6, **TINY)
+    assert plan.variant == method and len(plan.fields) == 6
+    scores = [f.score for f in plan.fields]
+    assert scores == sorted(scores, reverse=True)  # rank order
+    assert {d["reason"] for d in plan.dropped} <= {BUDGET, ZEROED}
+    assert set(plan.field_names) | {d["field"] for d in plan.dropped} == set(
+        data.feature_map.field_names
+    )
+    assert all(d["score"] <= scores[-1] for d in plan.dropped)
+    assert ("search_seconds" in plan.fitted_on) == (method in LEARNED)
+    if method in LEARNED:
+        assert 0 < plan.fitted_on["search_seconds"] <= plan.fitted_on["seconds"]
+    loaded = AFEPlan.from_dict(json.loads(plan.to_json()))
+    assert loaded == plan and loaded.fingerprint() == plan.fingerprint()
+    net = build_net(DNN, data.feature_map, loaded)
+    assert isinstance(net, AFENet) and net.net.embedding.num_fields == 6
+    ids = torch.zeros(5, data.feature_map.num_fields, dtype=torch.long)
+    assert net(ids).shape == (5,)
+
+
+def test_random_is_seeded(planted) -> None:
+    data = planted[0]
+    first, again = fit(data, "random", 10, seed=3), fit(data, "random", 10, seed=3)
+    assert first.field_names == again.field_names
+    assert fit(data, "random", 10, seed=4).field_names != first.field_names
+
+
+# Label-aware methods that recover the planted truth at their default search budget.
+# PCA never sees the label; AdaFS (per-sample weights) and OptFS (per-value gates) rank the fields
+# no better than random on 24k rows (experiments/afe_methods).
+FINDERS = ("lasso", "gbdt", "permutation", "autofield", "lpfs", "sfs")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", FINDERS)
+def test_strong_planted_fields_are_found_and_noise_is_dropped_at_k12(method, planted) -> None:
+    data, truth = planted
+    plan = fit(data, method, 12)
+    chosen = set(plan.field_names)
+    strongest = sorted(truth.names(INFORMATIVE), key=lambda f: -truth.field(f).effect_var["click"])
+    assert set(strongest[:3]) <= chosen, f"missed {set(strongest[:3]) - chosen}"
+    noise = chosen & set(truth.names(NOISE))
+    assert len(noise) <= 2, f"kept noise {noise}"
+
+
+def test_a_method_zeroes_what_it_removes_and_no_budget_keeps_the_rest(planted) -> None:
+    """LASSO's group penalty shrinks whole fields to 0: without a budget they are dropped."""
+    data = planted[0]
+    plan = fit(data, "lasso", None, l1=0.05, **{k: v for k, v in TINY.items() if k != "rows"})
+    zeroed = {d["field"] for d in plan.dropped if d["reason"] == ZEROED}
+    assert zeroed and not zeroed & set(plan.field_names)
+    assert len(plan.fields) + len(zeroed) == data.feature_map.num_fields
+
+
+def test_bad_method_k_or_search_key_names_the_key(planted) -> None:
+    with pytest.raises(ConfigError, match=r"afe\.variant='lassso' \(allowed: \("):
+        AFEConfig(variant="lassso")
+    with pytest.raises(ConfigError, match=r"afe\.num_fields=0 \(allowed: null or >= 1\)"):
+        AFEConfig(variant="lasso", num_fields=0)
+    with pytest.raises(ConfigError, match=r"afe\.num_fields=40 \(allowed: null or 1\.\.39"):
+        fit(planted[0], "random", 40)
+    with pytest.raises(ConfigError, match=r"unknown afe\.search key\(s\) \['rowz'\]"):
+        AFEConfig(variant="lasso", search={"rowz": 5})
+    with pytest.raises(ConfigError, match=r"afe\.search\.lr=0 \(allowed: > 0\)"):
+        AFEConfig(variant="lasso", search={"lr": 0})
+
+
+def test_selector_configs_compose_and_refuse_what_they_do_not_read(tmp_path: Path) -> None:
+    for method in METHODS:
+        cfg = compose_train([f"afe={method}", "afe.num_fields=8"], tmp_path, tmp_path)
+        afe = afe_config(cfg.afe)
+        assert (afe.variant, afe.num_fields, afe.seed) == (method, 8, cfg.seed)
+    cfg = compose_train(["afe=lasso", "+afe.mi_threshold=0.5"], tmp_path, tmp_path)
+    with pytest.raises(ConfigError, match=r"afe\.mi_threshold=0\.5: has no effect \(afe=lasso"):
+        validate_config(cfg)
+    cfg = compose_train(["afe=paper", "+afe.search={rows: 1000}"], tmp_path, tmp_path)
+    with pytest.raises(ConfigError, match=r"afe\.search=.*has no effect \(only the selectors"):
+        validate_config(cfg)
+
+
+def test_the_study_scores_plans_against_the_planted_truth(planted) -> None:
+    truth = planted[1]
+    copy = truth.names(REDUNDANT)[0]
+    source, noise = truth.field(copy).source, truth.names(NOISE)[0]
+    by_effect = sorted(truth.names(INFORMATIVE), key=lambda f: -truth.field(f).effect_var["click"])
+    weakest = by_effect[-1]
+    row = truth_row([source, copy, noise, weakest], truth, k=len(by_effect) - 1)
+    assert row == {"informative": 2, "strongest": 1, "noise": 1, "copies": 1}
+    assert truth_row([copy, noise], truth, k=4)["copies"] == 0  # a copy without its source
+
+    def result(method: str | None, fields: int, auc: float, seed: int) -> dict:
+        afe = {"variant": method, "fields": [f"C{i}" for i in range(fields)]} if method else None
+        return {"afe": afe, "data": {"fields": 39}, "metrics": {"test/auc": auc}, "seed": seed,
+                "costs": {"afe/fit_seconds": 1.0}}  # fmt: skip
+
+    runs = run_rows(
+        [result("lasso", 4, 0.70, 0), result("lasso", 4, 0.72, 1), result(None, 0, 0.8, 0)]
+    )
+    table = auc_table(runs).rows(named=True)
+    assert [(r["method"], r["k"], r["runs"]) for r in table] == [
+        (ALL_FIELDS, 39, 1),
+        ("lasso", 4, 2),
+    ]
+    assert table[1]["test_auc"] == pytest.approx(0.71)
