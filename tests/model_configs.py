@@ -11,7 +11,7 @@ from torch import nn
 
 from reaction.data.schema import FeatureMap, FieldSpec
 
-CONF_MODEL = Path(__file__).resolve().parents[1] / "conf" / "model"
+CONF_MODEL = Path(__file__).resolve().parents[1] / "src" / "reaction" / "conf" / "model"
 CONFIGS = sorted(CONF_MODEL.glob("*.yaml"))
 
 

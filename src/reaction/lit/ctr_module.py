@@ -105,7 +105,7 @@ class CTRModule(L.LightningModule):
             loss = self._tower_loss(batch)
         else:
             loss = F.binary_cross_entropy_with_logits(self.net(batch.features), batch.labels[:, 0])
-        for name, term in pop_auxiliary_losses(self.net).items():
+        for name, term in pop_auxiliary_losses(self.net, batch.labels[:, 0]).items():
             self.log(f"{keys.TRAIN_AUX_PREFIX}/{name}", term, batch_size=len(batch))
             loss = loss + term
         self.log(keys.TRAIN_LOSS, loss, prog_bar=True, batch_size=len(batch))

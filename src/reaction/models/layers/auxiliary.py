@@ -6,8 +6,13 @@ forward, adds them to the loss and logs each under its module path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
+
+# A term that needs the batch's labels (e.g. DCNv3's Tri-BCE): evaluated when popped.
+LabelledTerm = Callable[[torch.Tensor], torch.Tensor]
 
 
 class AuxiliaryLoss(nn.Module):
@@ -19,19 +24,26 @@ class AuxiliaryLoss(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.auxiliary_loss: torch.Tensor | None = None
+        self.auxiliary_loss: torch.Tensor | LabelledTerm | None = None
 
-    def pop_auxiliary_loss(self) -> torch.Tensor | None:
+    def pop_auxiliary_loss(self) -> torch.Tensor | LabelledTerm | None:
         loss, self.auxiliary_loss = self.auxiliary_loss, None
         return loss
 
 
-def pop_auxiliary_losses(net: nn.Module) -> dict[str, torch.Tensor]:
-    """Every pending auxiliary term of ``net``'s modules, by module path."""
+def pop_auxiliary_losses(
+    net: nn.Module, labels: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """Every pending auxiliary term of ``net``'s modules, by module path; a labelled term is
+    evaluated on ``labels`` (``(B,)``), which it then needs."""
     out = {}
     for name, module in net.named_modules():
         if isinstance(module, AuxiliaryLoss):
             loss = module.pop_auxiliary_loss()
+            if loss is not None and not isinstance(loss, torch.Tensor):
+                if labels is None:
+                    raise ValueError(f"auxiliary loss of {name or 'net'!r} needs the labels")
+                loss = loss(labels)
             if loss is not None:
                 out[name or "net"] = loss
     return out
