@@ -80,7 +80,8 @@ class FusionObjective(nn.Module):
         ce = torch.stack([F.binary_cross_entropy_with_logits(z, labels) for z in out.logits])
         terms = {f"ce/tower{k}": value for k, value in enumerate(ce)} if len(ce) > 1 else {}
         total = ce.sum()
-        for name, value in out.aux_losses.items():
+        label_terms = {name: term(labels) for name, term in out.label_losses.items()}
+        for name, value in {**out.aux_losses, **label_terms}.items():
             terms[f"{AUX_PREFIX}/{name}"] = value
             total = total + value
         if self.cfg.kind == "dtf" and out.num_towers > 1:

@@ -9,7 +9,7 @@ from this base, so ``CTRModule`` trains baselines and REACTION through one path.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -24,6 +24,8 @@ class ModelOutput:
     ``hidden``: tower ``k``'s hidden layers, each ``(B, H_l)``; only when asked for.
     ``aux_losses``: extra loss terms by name (e.g. an information bottleneck's KL), already
     weighted; the training objective adds them.
+    ``label_losses``: extra terms that need the labels, as functions of the ``(B,)`` labels
+    (e.g. DCNv3's Tri-BCE over its branch logits); the objective calls and adds them.
     ``merged``: ``(B,)`` logits of the one network the towers merge into (``fusion=reparam``),
     which is what such a model serves; None when one of the towers is served.
     """
@@ -31,6 +33,7 @@ class ModelOutput:
     logits: torch.Tensor
     hidden: list[list[torch.Tensor]] | None = None
     aux_losses: dict[str, torch.Tensor] = field(default_factory=dict)
+    label_losses: dict[str, Callable[[torch.Tensor], torch.Tensor]] = field(default_factory=dict)
     merged: torch.Tensor | None = None
 
     @property
