@@ -8,7 +8,9 @@ from reaction.cli.train import train
 from reaction.metrics import keys
 from tests.conftest import compose_train
 
-pytestmark = pytest.mark.slow
+# Trains LR and DCNv2 on the full default data (minutes): more than the suite-wide 600 s limit
+# on a busy 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]
 
 
 @pytest.fixture(scope="module")

@@ -101,7 +101,9 @@ class REACTION(CTRModel):
         x = x.flatten(start_dim=1)
         logits, hidden = self.towers(x)
         merged = self.towers.forward_shared(x) if self.merges_towers and not self.training else None
-        return ModelOutput(logits, hidden if with_hidden else None, losses, merged)
+        return ModelOutput(
+            logits, hidden if with_hidden else None, aux_losses=losses, merged=merged
+        )
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """The served tower's ``(B,)`` logits (only that tower is computed)."""
