@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -36,8 +37,14 @@ def wheel_env(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv with the wheel installed; third-party packages come from this venv's
     site-packages as a plain path (so the editable install's hooks are not loaded)."""
     work = tmp_path_factory.mktemp("wheel")
+    source = work / "source"  # a copy: setuptools writes build/ beside the sources it builds
+    shutil.copytree(
+        ROOT / "src", source / "src", ignore=shutil.ignore_patterns("*.egg-info", "__pycache__")
+    )
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation",
-         "-w", work / "dist", ROOT, cwd=work)  # fmt: skip
+         "-w", work / "dist", source, cwd=work)  # fmt: skip
     (wheel,) = (work / "dist").glob("reaction-*.whl")
     env_dir = work / "env"
     venv.create(env_dir, with_pip=False)

@@ -1,1 +1,0 @@
-"""Redundancy analysis: mutual-information measures and structural (pruning/ablation) reports."""
