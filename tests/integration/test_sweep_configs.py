@@ -26,7 +26,8 @@ from optuna.distributions import CategoricalDistribution
 
 from reaction.afe.fit import afe_config
 from reaction.cli.analyze import MODES
-from reaction.cli.bench import selected_models
+from reaction.cli.bench import bench_towers, selected_models
+from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.fusion.config import fusion_config
 from reaction.metrics import keys
 from tests.conftest import CONF_DIR, SMALL_ROWS
@@ -215,6 +216,14 @@ def test_bench_measures_the_models_only_names_and_refuses_unknown_ones() -> None
     assert list(selected_models(picked)) == ["fibinet", "fm"]
     with pytest.raises(ValueError, match=r"unknown model\(s\) \['fibinett'\]"):
         selected_models(typo)
+
+
+def test_bench_times_reaction_with_each_tower_count_through_its_dtf_objective() -> None:
+    fields = FeatureMap(tuple(FieldSpec(f"f{i}", "categorical", 9) for i in range(3)))
+    with _hydra():
+        cfg = compose("bench", overrides=["towers=[1,3]", "train_steps=1"])
+        ms = bench_towers(cfg, fields, batch_size=32)
+    assert set(ms) == {"reaction_t1", "reaction_t3"} and min(ms.values()) > 0
 
 
 @pytest.mark.parametrize("name", list(OPTUNA))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from reaction.cli.bench import train_step_ms
+from reaction.cli.bench import median_step_ms, training_step
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.metrics import keys
 from reaction.metrics.costs import (
@@ -89,7 +89,9 @@ def test_train_step_benchmark_times_real_updates() -> None:
     torch.manual_seed(0)
     net = DNN(SMALL, embedding_dim=4, hidden_units=(8,)).eval()
     before = [p.detach().clone() for p in net.parameters()]
-    ms = train_step_ms(net, random_features(SMALL, 64, seed=1), steps=3)
-    assert ms > 0
+    calls = []
+    step = training_step(net, random_features(SMALL, 64, seed=1))
+    ms = median_step_ms({"dnn": lambda: calls.append(1) or step()}, steps=3)["dnn"]
+    assert ms > 0 and len(calls) == 4  # 3 timed steps after one untimed warm-up step
     assert net.training  # timed in training mode (dropout/batch norm as in training)
     assert all(not torch.equal(b, p) for b, p in zip(before, net.parameters(), strict=True))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -10,7 +11,12 @@ import torch.nn.functional as F
 
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.fusion.config import FusionConfig, fusion_config
-from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
+from reaction.fusion.losses import (
+    contrastive_fusion,
+    normalized_states,
+    relational_fusion,
+    spatial_fusion,
+)
 from reaction.fusion.objective import FusionObjective
 from reaction.fusion.schedules import FusionSchedule
 from reaction.models.layers.reparam_towers import ReparamTowers
@@ -24,40 +30,108 @@ def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.randn(32, 8, generator=g), torch.randn(32, 8, generator=g)
 
 
-def test_spatial_and_relational_fusion_are_zero_for_identical_towers() -> None:
-    a, b = _pair()
-    assert spatial_fusion(a, a.clone(), margin=0.1).item() == 0.0
-    assert relational_fusion(a, a.clone()).item() == pytest.approx(0.0, abs=1e-12)
-    assert spatial_fusion(a, b, margin=0.1).item() > 0.5  # random directions: cos ~ 0
-    assert relational_fusion(a, b).item() > 0.01
-    # the margin spares positions already aligned within it
-    assert spatial_fusion(a, a + 0.01 * b, margin=0.1).item() == 0.0
+def _states(*towers: torch.Tensor) -> torch.Tensor:
+    return normalized_states(list(towers))
 
 
-def test_contrastive_fusion_equals_symmetric_infonce() -> None:
-    a, b = _pair()
-    tau = 0.5
-    logits = F.normalize(a, dim=1) @ F.normalize(b, dim=1).T / tau
+# The fusion losses as REACTION.md writes them, one ordered pair at a time: the reference that the
+# batched, shared-normalisation forms in reaction.fusion.losses must reproduce.
+def _spatial_reference(h_a: torch.Tensor, h_b: torch.Tensor, margin: float) -> torch.Tensor:
+    return F.relu(1.0 - F.cosine_similarity(h_a, h_b, dim=1, eps=1e-8) - margin).mean()
+
+
+def _relational_reference(h_a: torch.Tensor, h_b: torch.Tensor) -> torch.Tensor:
+    a, b = F.normalize(h_a, dim=1), F.normalize(h_b, dim=1)
+    return (a @ a.T - b @ b.T).pow(2).mean()
+
+
+def _contrastive_reference(h_a: torch.Tensor, h_b: torch.Tensor, tau: float) -> torch.Tensor:
+    logits = F.normalize(h_a, dim=1) @ F.normalize(h_b, dim=1).T / tau
     rows = -(logits.diag() - logits.logsumexp(1)).mean()
     cols = -(logits.diag() - logits.logsumexp(0)).mean()
-    assert contrastive_fusion(a, b, tau).item() == pytest.approx(((rows + cols) / 2).item())
-    # identical towers: the log-partition over the batch, the lowest value for these inputs
-    same = contrastive_fusion(a, a.clone(), tau).item()
-    assert 0 < same < contrastive_fusion(a, b, tau).item()
+    return (rows + cols) / 2
+
+
+def test_spatial_and_relational_fusion_are_zero_for_identical_towers() -> None:
+    a, b = _pair()
+    assert spatial_fusion(_states(a, a.clone()), margin=0.1).item() == 0.0
+    assert relational_fusion(_states(a, a.clone())).item() == pytest.approx(0.0, abs=1e-6)
+    assert spatial_fusion(_states(a, b), margin=0.1).item() > 0.5  # random directions: cos ~ 0
+    assert relational_fusion(_states(a, b)).item() > 0.01
+    # the margin spares positions already aligned within it
+    assert spatial_fusion(_states(a, a + 0.01 * b), margin=0.1).item() == 0.0
+
+
+def test_contrastive_fusion_is_lowest_for_identical_towers() -> None:
+    a, b = _pair()
+    same = contrastive_fusion(_states(a, a.clone()), tau=0.5).item()
+    assert 0 < same < contrastive_fusion(_states(a, b), tau=0.5).item()
+
+
+@pytest.mark.parametrize("towers", [2, 3, 8])
+def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
+    towers: int,
+) -> None:
+    """Values and gradients of every pair match the per-pair definitions to 1e-6, in float32,
+    with one sample whose ReLU layer died (all-zero states) in every tower."""
+    g = torch.Generator().manual_seed(towers)
+    pre_activation = torch.randn(towers, 256, 24, generator=g)
+    pre_activation[:, 5] = -1.0
+    pre_activation.requires_grad_()
+    pairs = list(itertools.combinations(range(towers), 2))
+    losses = {
+        "srf": (lambda s: spatial_fusion(s, 0.1), lambda a, b: _spatial_reference(a, b, 0.1)),
+        "rrf": (relational_fusion, _relational_reference),
+        "contra": (
+            lambda s: contrastive_fusion(s, 0.5),
+            lambda a, b: _contrastive_reference(a, b, 0.5),
+        ),
+    }
+    for name, (batched, reference) in losses.items():
+        weights = torch.rand(len(pairs), generator=g)  # distinct weights: per-pair gradients count
+        hidden = torch.relu(pre_activation)
+        value = batched(normalized_states(list(hidden)))
+        expected = torch.stack([reference(hidden[i], hidden[j]) for i, j in pairs])
+        torch.testing.assert_close(value, expected, atol=1e-6, rtol=1e-5, msg=name)
+        (grad,) = torch.autograd.grad((weights * value).sum(), pre_activation, retain_graph=True)
+        (expected_grad,) = torch.autograd.grad((weights * expected).sum(), pre_activation)
+        torch.testing.assert_close(grad, expected_grad, atol=1e-6, rtol=1e-4, msg=name)
+
+
+def test_relational_fusion_keeps_float32_under_bf16_autocast() -> None:
+    """Its identity subtracts norms of size ~B^2: in bf16 the value would be lost entirely."""
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(1024, 32, generator=g)
+    states = normalized_states([base, base + 0.05 * torch.randn(1024, 32, generator=g)])
+    exact = relational_fusion(states)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = relational_fusion(states)
+    assert under_autocast.dtype == torch.float32
+    torch.testing.assert_close(under_autocast, exact, atol=1e-6, rtol=1e-4)
+
+
+def test_fusion_losses_refuse_a_single_tower_and_mismatched_states() -> None:
+    a, b = _pair()
+    with pytest.raises(ValueError, match="at least 2 towers, got 1"):
+        relational_fusion(_states(a))
+    with pytest.raises(ValueError, match=r"must all be \(B, H\)"):
+        normalized_states([a, b[:, :4]])
+    with pytest.raises(ValueError, match="tau must be > 0, got 0"):
+        contrastive_fusion(_states(a, b), tau=0)
 
 
 @pytest.mark.parametrize(
     "loss",
     [
-        lambda a, b: spatial_fusion(a, b, margin=0.0),
+        lambda s: spatial_fusion(s, margin=0.0),
         relational_fusion,
-        lambda a, b: contrastive_fusion(a, b, tau=0.5),
+        lambda s: contrastive_fusion(s, tau=0.5),
     ],
 )
 def test_a_gradient_step_on_a_fusion_loss_moves_the_towers_together(loss) -> None:
     a, b = (t.requires_grad_() for t in _pair(1))
     before = F.cosine_similarity(a, b, dim=1).mean().item()
-    loss(a, b).backward()
+    loss(_states(a, b)).sum().backward()
     with torch.no_grad():
         a2, b2 = a - 5.0 * a.grad, b - 5.0 * b.grad
     assert F.cosine_similarity(a2, b2, dim=1).mean().item() > before
@@ -78,7 +152,9 @@ def test_schedules_follow_their_definitions() -> None:
 @pytest.mark.parametrize("towers", [1, 2, 4])
 def test_objective_sums_tower_losses_and_fuses_every_pair(towers: int) -> None:
     torch.manual_seed(0)
-    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8, 6], num_towers=towers)
+    net = REACTION(
+        FEATURE_MAP, embedding_dim=4, hidden_units=[8, 6], num_towers=towers, init_std=0.5
+    )
     features = torch.randint(0, 7, (16, 4))
     labels = torch.randint(0, 2, (16,)).float()
     out = net.forward_train(features, with_hidden=True)
@@ -92,6 +168,44 @@ def test_objective_sums_tower_losses_and_fuses_every_pair(towers: int) -> None:
     fused = 0.1 * terms["srf"] + 1.0 * terms["rrf"] + 0.01 * terms["contra"]
     assert terms["total"].item() == pytest.approx((ce + towers * fused).item())
     assert terms["srf"].item() > 0 and terms["rrf"].item() > 0
+
+
+def test_ensemble_distillation_pulls_each_tower_towards_the_towers_mean_prediction() -> None:
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=3, init_std=0.5)
+    features = torch.randint(0, 7, (16, 4))
+    labels = torch.randint(0, 2, (16,)).float()
+    out = net.forward_train(features, with_hidden=True)
+    plain = FusionObjective(FusionConfig(kind="dtf", towers=3, beta=1.0))(out, labels)
+    with_kd = FusionObjective(FusionConfig(kind="dtf", towers=3, beta=1.0, ensemble_kd=0.5))
+    terms = with_kd(out, labels)
+    ensemble = torch.sigmoid(out.logits.mean(0))
+    kd = sum(F.binary_cross_entropy_with_logits(z, ensemble) for z in out.logits)
+    assert terms["total"].item() == pytest.approx((plain["total"] + 0.5 * kd).item(), rel=1e-6)
+    # the ensemble is a fixed target: its gradient reaches a tower only through that tower's z
+    (grad,) = torch.autograd.grad(terms["ensemble_kd"], out.logits)
+    expected = (torch.sigmoid(out.logits) - ensemble) / out.logits.numel()
+    torch.testing.assert_close(grad, expected.detach())
+
+
+def test_towers_with_low_rank_crosses_serve_exactly_what_they_trained() -> None:
+    torch.manual_seed(0)
+    plain = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=2)
+    crossed = REACTION(
+        FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=2, cross_layers=2, cross_rank=3
+    ).eval()
+    flat = crossed.embedding.flat_dim
+    extra = sum(p.numel() for p in crossed.parameters()) - sum(
+        p.numel() for p in plain.parameters()
+    )
+    assert extra == 2 * 2 * (2 * flat * 3 + flat)  # towers x layers x (U, V, bias)
+    features = torch.randint(0, 7, (32, 4))
+    with torch.no_grad():
+        served = crossed.served()(features)
+        assert torch.equal(served, crossed.forward_train(features).logits[0])
+        assert not torch.allclose(served, plain.served()(features))
+    with pytest.raises(ValueError, match="take no dropout, batch_norm or crosses"):
+        REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", cross_layers=1)
 
 
 def test_served_tower_reproduces_the_trained_towers_prediction_exactly() -> None:
@@ -117,6 +231,8 @@ def test_fusion_config_errors_name_key_value_and_range() -> None:
         FusionConfig(kind="kd")
     with pytest.raises(ValueError, match=r"fusion.alpha=-1 \(allowed: >= 0\)"):
         FusionConfig(kind="dtf", towers=2, alpha=-1)
+    with pytest.raises(ValueError, match=r"fusion.ensemble_kd=-0.5 \(allowed: >= 0\)"):
+        FusionConfig(kind="dtf", towers=2, ensemble_kd=-0.5)
     with pytest.raises(ValueError, match=r"fusion.towers=9 \(allowed: 1..8\)"):
         FusionConfig(kind="dtf", towers=9)
     with pytest.raises(ValueError, match=r"unknown fusion key\(s\) \['alpah'\]"):

@@ -10,13 +10,13 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import hydra
 import torch
-import torch.nn.functional as F
+from hydra import compose
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 from rich.table import Table
@@ -27,6 +27,8 @@ from reaction.data.datamodule import CTRDataModule
 from reaction.data.preprocess import load_or_build
 from reaction.data.schema import FeatureMap
 from reaction.data.throughput import loader_throughput
+from reaction.fusion.config import fusion_config
+from reaction.fusion.objective import FusionObjective
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report, random_features
 from reaction.utils.console import wide_console
@@ -76,34 +78,82 @@ def bench_models(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, dict[s
     }
 
 
-def train_step_ms(net: nn.Module, features: torch.Tensor, steps: int) -> float:
-    """Median milliseconds of one training step (forward, BCE, backward, Adam) on ``features``.
+StepTimer = Callable[[], float]
 
-    What bounds a sweep's wall time, and where a slow layer shows even when inference is fast.
-    Labels are random: the cost of a step does not depend on them.
+
+def training_step(
+    net: nn.Module, features: torch.Tensor, objective: FusionObjective | None = None
+) -> StepTimer:
+    """A function that runs one training step (forward, objective, backward, Adam) and returns
+    its milliseconds.
+
+    The step ``reaction-train`` runs: every tower and the model's own loss terms through the
+    fusion objective (plain cross-entropy by default). What bounds a sweep's wall time, and where
+    a slow layer shows even when inference is fast. Labels are random: a step's cost does not
+    depend on them.
     """
+    objective = objective or FusionObjective()
     labels = torch.randint(0, 2, (features.shape[0],), generator=torch.Generator().manual_seed(0))
     optimizer = torch.optim.Adam(net.parameters(), lr=1e-3)
     net.train()
-    times_ms = []
-    for step in range(steps + 1):  # the first step (allocations, Adam state) is not timed
+
+    def step() -> float:
         start = time.perf_counter()
-        loss = F.binary_cross_entropy_with_logits(net(features), labels.float())
+        out = net.forward_train(features, with_hidden=objective.needs_hidden)
+        loss = objective(out, labels.float(), features)["total"]
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step:
-            times_ms.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times_ms)
+        return (time.perf_counter() - start) * 1e3
+
+    return step
+
+
+def median_step_ms(timers: dict[str, StepTimer], steps: int) -> dict[str, float]:
+    """Median ms per timer over ``steps`` rounds, each round running every timer once.
+
+    Interleaving makes a change of machine load (another job starting) hit every model alike, so
+    ratios between them hold; the first round (allocations, Adam state) is not counted.
+    """
+    times: dict[str, list[float]] = {name: [] for name in timers}
+    for round_index in range(steps + 1):
+        for name, timer in timers.items():
+            ms = timer()
+            if round_index:
+                times[name].append(ms)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def bench_training(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, float]:
     """Training ms/step per model at the data config's batch size."""
     fm = datamodule.feature_map
     features = random_features(fm, cfg.train_batch_size, seed=cfg.seed)
-    return {
-        name: train_step_ms(net, features, cfg.train_steps) for name, net in _fresh_nets(cfg, fm)
-    }
+    timers = {name: training_step(net, features) for name, net in _fresh_nets(cfg, fm)}
+    return median_step_ms(timers, cfg.train_steps)
+
+
+def bench_towers(cfg: DictConfig, feature_map: FeatureMap, batch_size: int) -> dict[str, float]:
+    """REACTION's training step with each of ``cfg.towers`` towers, as ``reaction_t<T>``.
+
+    The net and the fusion objective come from ``reaction-train model=reaction`` itself (its DTF
+    losses and weights), with ``afe=none`` so that every model here sees the same input fields.
+    """
+    features = random_features(feature_map, batch_size, seed=cfg.seed)
+    timers = {}
+    for towers in cfg.towers:
+        train_cfg = compose(
+            "train", overrides=["model=reaction", "afe=none", f"fusion.towers={towers}"]
+        )
+        torch.manual_seed(cfg.seed)
+        net = instantiate(train_cfg.model.net, _partial_=True)(feature_map=feature_map)
+        objective = FusionObjective(fusion_config(train_cfg.fusion))
+        timers[f"reaction_t{towers}"] = training_step(net, features, objective)
+    return median_step_ms(timers, cfg.train_steps)
+
+
+def tower_cost_ratios(ms: dict[str, float]) -> dict[str, float]:
+    """Each tower count's step time over the one-tower step (DTF's goal: about linear in T)."""
+    return {name: value / ms["reaction_t1"] for name, value in ms.items()}
 
 
 def _print(report: dict[str, Any]) -> None:
@@ -126,6 +176,12 @@ def _print(report: dict[str, Any]) -> None:
         )
     console = wide_console()
     console.print(table)
+    for batch, ms in report["tower_training"].items():
+        ratios = tower_cost_ratios(ms)
+        console.print(
+            f"REACTION train step, batch {batch}: "
+            + ", ".join(f"{name} {ms[name]:.1f} ms ({ratios[name]:.2f}x)" for name in ms)
+        )
     prep = report["preprocess"]
     rate = prep["rows_per_s"]
     console.print(
@@ -143,6 +199,7 @@ def _print(report: dict[str, Any]) -> None:
 
 @hydra.main(version_base="1.3", config_path=CONF_DIR, config_name="bench")
 def main(cfg: DictConfig) -> None:
+    torch.set_flush_denormal(True)  # as reaction-train: denormal weights slow CPU steps many-fold
     datamodule: CTRDataModule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()
     report = {
@@ -151,9 +208,14 @@ def main(cfg: DictConfig) -> None:
         "models": bench_models(cfg, datamodule),
         "train_batch_size": cfg.train_batch_size,
         "train_ms_per_step": bench_training(cfg, datamodule),
+        "tower_training": {
+            str(batch): bench_towers(cfg, datamodule.feature_map, batch)
+            for batch in sorted({cfg.train_batch_size, *cfg.tower_batch_sizes})
+        },
         "preprocess": bench_preprocess(datamodule),
         "stream": loader_throughput(datamodule.data, cfg.batch_size, cfg.stream_workers),
     }
+    report["train_ms_per_step"] |= report["tower_training"][str(cfg.train_batch_size)]
     report["peak_rss_mb"] = _peak_rss_mb()
     write_json_atomic(Path(cfg.paths.output_dir) / "bench.json", report)
     _print(report)

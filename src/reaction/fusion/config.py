@@ -19,7 +19,7 @@ FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
 KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
 _READ = {  # the keys each kind reads besides kind, towers and parametrization
     "none": (),
-    "dtf": ("alpha", "beta", "gamma", "margin", "tau", "schedule"),
+    "dtf": ("alpha", "beta", "gamma", "margin", "tau", "ensemble_kd", "schedule"),
     "entropy_reg": ("entropy_weight", "schedule"),
     "kd": ("kd_weight", "kd_temperature", "teacher_run", "schedule"),
     "reparam": ("schedule",),
@@ -37,6 +37,7 @@ class FusionConfig:
     gamma: float = 0.0  # instance-contrastive fusion weight
     margin: float = 0.1  # m1 of L_srf
     tau: float = 0.2  # InfoNCE temperature
+    ensemble_kd: float = 0.0  # each tower's BCE towards the towers' (detached) mean prediction
     entropy_weight: float = 0.0
     kd_weight: float = 0.0
     kd_temperature: float = 1.0
@@ -59,7 +60,7 @@ class FusionConfig:
             raise ConfigError(bad, "fusion config")
 
     def _problems(self) -> list[str | None]:
-        weights = ("alpha", "beta", "gamma", "entropy_weight", "kd_weight")
+        weights = ("alpha", "beta", "gamma", "ensemble_kd", "entropy_weight", "kd_weight")
         towers = tower_count_problem(self.towers)
         return [
             None if self.kind in KINDS else f"fusion.kind={self.kind!r} (allowed: {KINDS})",

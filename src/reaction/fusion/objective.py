@@ -11,25 +11,30 @@ Tower ``k``'s loss is::
 
 and the objective is the sum over towers, so every tower gets the gradient it would get alone plus
 one partner's worth of fusion, whatever ``T``. ``scale(t)`` is set by the fusion schedule.
+
+``ensemble_kd`` (ours, off in the paper's configs) adds prediction-level mutual distillation:
+tower ``k`` also fits ``sigmoid(mean_j z_j)``, the towers' ensemble, held fixed for the step
+(``ensemble_kd x BCE(z_k, p_ens)``, unscheduled). The feature-level terms above align what the
+towers compute; this passes on what the ensemble predicts, which a single served tower otherwise
+never sees (online ensemble distillation, as in ONE / "From Collapse to Stability").
 """
 
 from __future__ import annotations
-
-import itertools
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from reaction.fusion.config import FusionConfig
-from reaction.fusion.losses import contrastive_fusion, relational_fusion, spatial_fusion
+from reaction.fusion.losses import (
+    contrastive_fusion,
+    normalized_states,
+    relational_fusion,
+    spatial_fusion,
+)
 from reaction.models.base import ModelOutput
 
 AUX_PREFIX = "aux"  # the model's own loss terms (ModelOutput.aux_losses), logged as aux/<name>
-
-
-def _pairs(num_towers: int) -> list[tuple[int, int]]:
-    return list(itertools.combinations(range(num_towers), 2))
 
 
 class FusionObjective(nn.Module):
@@ -62,16 +67,16 @@ class FusionObjective(nn.Module):
         return self.cfg.kind == "dtf"
 
     def _pair_terms(self, out: ModelOutput) -> dict[str, torch.Tensor]:
-        """Mean over tower pairs of each fusion loss (spatial: also over hidden layers)."""
-        per_pair = [self._pair(out.hidden[i], out.hidden[j]) for i, j in _pairs(out.num_towers)]
-        return {name: torch.stack([p[name] for p in per_pair]).mean() for name in per_pair[0]}
+        """Mean over tower pairs of each fusion loss (spatial: also over hidden layers).
 
-    def _pair(self, a: list[torch.Tensor], b: list[torch.Tensor]) -> dict[str, torch.Tensor]:
-        layers = zip(a, b, strict=True)
+        Each layer's states are normalised once for all pairs (``reaction.fusion.losses``).
+        """
+        layers = [normalized_states(list(states)) for states in zip(*out.hidden, strict=True)]
+        spatial = torch.stack([spatial_fusion(states, self.cfg.margin) for states in layers])
         return {
-            "srf": torch.stack([spatial_fusion(x, y, self.cfg.margin) for x, y in layers]).mean(),
-            "rrf": relational_fusion(a[-1], b[-1]),
-            "contra": contrastive_fusion(a[-1], b[-1], self.cfg.tau),
+            "srf": spatial.mean(),
+            "rrf": relational_fusion(layers[-1]).mean(),
+            "contra": contrastive_fusion(layers[-1], self.cfg.tau).mean(),
         }
 
     def forward(
@@ -99,7 +104,18 @@ class FusionObjective(nn.Module):
         # sum over towers of (1 / (T - 1)) sum_{j != k} = 2 / (T - 1) x sum over the T (T - 1) / 2
         # pairs = T x the mean over pairs
         weighted = cfg.alpha * fused["srf"] + cfg.beta * fused["rrf"] + cfg.gamma * fused["contra"]
-        return self.scale * out.num_towers * weighted
+        total = self.scale * out.num_towers * weighted
+        if cfg.ensemble_kd > 0:
+            total = total + cfg.ensemble_kd * self._ensemble_distillation(out, terms)
+        return total
+
+    @staticmethod
+    def _ensemble_distillation(out: ModelOutput, terms: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Sum over towers of ``BCE(z_k, sigmoid(mean_j z_j))``, the ensemble detached."""
+        target = torch.sigmoid(out.logits.mean(dim=0)).detach().expand_as(out.logits)
+        per_tower = F.binary_cross_entropy_with_logits(out.logits, target, reduction="none")
+        terms["ensemble_kd"] = per_tower.mean()
+        return per_tower.mean(dim=1).sum()
 
     def _confidence_penalty(self, out: ModelOutput, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         p = torch.sigmoid(out.logits)

@@ -37,6 +37,9 @@ class ServedTower(CTRModel):
 class REACTION(CTRModel):
     """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one.
 
+    ``cross_layers`` low-rank (``cross_rank``) DCN-V2 cross layers open every tower (0: the
+    paper's plain MLP towers).
+
     ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
     (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.
     """
@@ -54,6 +57,8 @@ class REACTION(CTRModel):
         init_std: float = 1e-4,
         parametrization: str = "independent",
         embedding: nn.Module | None = None,
+        cross_layers: int = 0,
+        cross_rank: int = 16,
     ) -> None:
         super().__init__()
         if problem := serve_problem(serve, num_towers):
@@ -62,14 +67,21 @@ class REACTION(CTRModel):
             feature_map.vocab_sizes, embedding_dim, init_std, embedding
         )
         if parametrization == "reparam":
-            if dropout or batch_norm:
-                raise ValueError("fusion=reparam towers take no dropout or batch_norm")
+            if dropout or batch_norm or cross_layers:
+                raise ValueError("fusion=reparam towers take no dropout, batch_norm or crosses")
             self.towers = ReparamTowers(
                 num_towers, self.embedding.flat_dim, hidden_units, activation
             )
         elif parametrization == "independent":
             self.towers = TowerStack(
-                num_towers, self.embedding.flat_dim, hidden_units, dropout, batch_norm, activation
+                num_towers,
+                self.embedding.flat_dim,
+                hidden_units,
+                dropout,
+                batch_norm,
+                activation,
+                cross_layers,
+                cross_rank,
             )
         else:
             raise ValueError(

@@ -1,5 +1,10 @@
 """DTF's towers: ``T`` lightweight MLPs with their own heads over one shared input, and the
-rules for how many there may be and which one is served (``FusionConfig`` checks them)."""
+rules for how many there may be and which one is served (``FusionConfig`` checks them).
+
+A tower may start with a few low-rank cross layers (``cross_layers``, DCN-V2's eq. 2): an MLP
+learns multiplicative field interactions only slowly, and ``r``-rank crosses add them for
+``2 K r + K`` parameters per layer -- a small share of a tower over ``K`` inputs.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from reaction.models.layers.interactions import CrossNetV2
 from reaction.models.layers.mlp import MLP
 
 MAX_TOWERS = 8  # the paper scales DTF from 1 to 8 towers
@@ -33,7 +39,8 @@ TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]
 
 
 class Tower(nn.Module):
-    """``(B, K) -> (B,)``: an MLP and its own logit head; what a served REACTION model runs."""
+    """``(B, K) -> (B,)``: [low-rank crosses ->] an MLP and its own logit head; what a served
+    REACTION model runs. The MLP's hidden layers are what DTF fuses."""
 
     def __init__(
         self,
@@ -42,19 +49,27 @@ class Tower(nn.Module):
         dropout: float,
         batch_norm: bool,
         activation: str,
+        cross_layers: int = 0,
+        cross_rank: int = 16,
     ) -> None:
         super().__init__()
         if not hidden_units:
             raise ValueError("a DTF tower needs at least one hidden layer to fuse")
+        if cross_layers < 0:
+            raise ValueError(f"cross_layers must be >= 0, got {cross_layers}")
+        self.cross = CrossNetV2(input_dim, cross_layers, cross_rank) if cross_layers else None
         self.mlp = MLP(input_dim, hidden_units, dropout, batch_norm, activation)
         self.head = nn.Linear(self.mlp.output_dim, 1)
 
+    def _crossed(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.cross is None else self.cross(x)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.mlp(x)).squeeze(-1)
+        return self.head(self.mlp(self._crossed(x))).squeeze(-1)
 
     def forward_hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(logits (B,), hidden layers)`` in one pass."""
-        hidden = self.mlp.forward_hidden(x)
+        hidden = self.mlp.forward_hidden(self._crossed(x))
         return self.head(hidden[-1]).squeeze(-1), hidden
 
 
@@ -69,12 +84,16 @@ class TowerStack(nn.Module):
         dropout: float = 0.0,
         batch_norm: bool = False,
         activation: str = "relu",
+        cross_layers: int = 0,
+        cross_rank: int = 16,
     ) -> None:
         super().__init__()
         if problem := tower_count_problem(num_towers):
             raise ValueError(problem)
         self.towers = nn.ModuleList(
-            Tower(input_dim, hidden_units, dropout, batch_norm, activation)
+            Tower(
+                input_dim, hidden_units, dropout, batch_norm, activation, cross_layers, cross_rank
+            )
             for _ in range(num_towers)
         )
 
