@@ -98,6 +98,21 @@ def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
         torch.testing.assert_close(grad, expected_grad, atol=1e-6, rtol=1e-4, msg=name)
 
 
+def test_contrastive_fusion_with_negative_blocks_is_infonce_within_each_block() -> None:
+    g = torch.Generator().manual_seed(0)
+    hidden = [torch.randn(70, 8, generator=g) for _ in range(3)]
+    blocked = contrastive_fusion(normalized_states(hidden), tau=0.5, negatives=32)
+    blocks = [(slice(0, 32), 32), (slice(32, 64), 32), (slice(64, 70), 6)]  # the last one short
+    for value, (i, j) in zip(blocked, itertools.combinations(range(3), 2), strict=True):
+        parts = [_contrastive_reference(hidden[i][r], hidden[j][r], 0.5) * n for r, n in blocks]
+        assert value.item() == pytest.approx((sum(parts) / 70).item(), rel=1e-6)
+    whole = contrastive_fusion(normalized_states(hidden), tau=0.5)
+    torch.testing.assert_close(
+        contrastive_fusion(normalized_states(hidden), tau=0.5, negatives=70), whole
+    )
+    assert (blocked < whole).all()  # fewer negatives: a smaller log-partition
+
+
 def test_relational_fusion_keeps_float32_under_bf16_autocast() -> None:
     """Its identity subtracts norms of size ~B^2: in bf16 the value would be lost entirely."""
     g = torch.Generator().manual_seed(0)
@@ -231,6 +246,8 @@ def test_fusion_config_errors_name_key_value_and_range() -> None:
         FusionConfig(kind="kd")
     with pytest.raises(ValueError, match=r"fusion.alpha=-1 \(allowed: >= 0\)"):
         FusionConfig(kind="dtf", towers=2, alpha=-1)
+    with pytest.raises(ValueError, match=r"fusion.contra_negatives=1 \(allowed: an int >= 2"):
+        FusionConfig(kind="dtf", towers=2, contra_negatives=1)
     with pytest.raises(ValueError, match=r"fusion.ensemble_kd=-0.5 \(allowed: >= 0\)"):
         FusionConfig(kind="dtf", towers=2, ensemble_kd=-0.5)
     with pytest.raises(ValueError, match=r"fusion.towers=9 \(allowed: 1..8\)"):

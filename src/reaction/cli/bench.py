@@ -136,14 +136,14 @@ def bench_towers(cfg: DictConfig, feature_map: FeatureMap, batch_size: int) -> d
     """REACTION's training step with each of ``cfg.towers`` towers, as ``reaction_t<T>``.
 
     The net and the fusion objective come from ``reaction-train model=reaction`` itself (its DTF
-    losses and weights), with ``afe=none`` so that every model here sees the same input fields.
+    losses and weights), with ``afe=none`` so that every model here sees the same input fields;
+    ``cfg.tower_overrides`` (train overrides, e.g. ``fusion.contra_negatives=256``) try variants.
     """
     features = random_features(feature_map, batch_size, seed=cfg.seed)
     timers = {}
     for towers in cfg.towers:
-        train_cfg = compose(
-            "train", overrides=["model=reaction", "afe=none", f"fusion.towers={towers}"]
-        )
+        overrides = ["model=reaction", "afe=none", f"fusion.towers={towers}", *cfg.tower_overrides]
+        train_cfg = compose("train", overrides=overrides)
         torch.manual_seed(cfg.seed)
         net = instantiate(train_cfg.model.net, _partial_=True)(feature_map=feature_map)
         objective = FusionObjective(fusion_config(train_cfg.fusion))

@@ -12,6 +12,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from reaction.config import ConfigError, dataclass_from_node
 from reaction.config.structure import model_towers
+from reaction.config.values import int_at_least
 from reaction.fusion.schedules import FusionSchedule
 from reaction.models.layers.towers import serve_problem, tower_count_problem
 
@@ -19,7 +20,16 @@ FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
 KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
 _READ = {  # the keys each kind reads besides kind, towers and parametrization
     "none": (),
-    "dtf": ("alpha", "beta", "gamma", "margin", "tau", "ensemble_kd", "schedule"),
+    "dtf": (
+        "alpha",
+        "beta",
+        "gamma",
+        "margin",
+        "tau",
+        "contra_negatives",
+        "ensemble_kd",
+        "schedule",
+    ),
     "entropy_reg": ("entropy_weight", "schedule"),
     "kd": ("kd_weight", "kd_temperature", "teacher_run", "schedule"),
     "reparam": ("schedule",),
@@ -37,6 +47,7 @@ class FusionConfig:
     gamma: float = 0.0  # instance-contrastive fusion weight
     margin: float = 0.1  # m1 of L_srf
     tau: float = 0.2  # InfoNCE temperature
+    contra_negatives: int | None = None  # InfoNCE negatives per sample: blocks of n rows (None: B)
     ensemble_kd: float = 0.0  # each tower's BCE towards the towers' (detached) mean prediction
     entropy_weight: float = 0.0
     kd_weight: float = 0.0
@@ -72,6 +83,10 @@ class FusionConfig:
             ),
             f"fusion.margin={self.margin} (allowed: >= 0)" if self.margin < 0 else None,
             f"fusion.tau={self.tau} (allowed: > 0)" if self.tau <= 0 else None,
+            f"fusion.contra_negatives={self.contra_negatives!r} (allowed: an int >= 2 or null)"
+            if self.contra_negatives is not None
+            and int_at_least("fusion.contra_negatives", self.contra_negatives, 2)
+            else None,
             f"fusion.kd_temperature={self.kd_temperature} (allowed: > 0)"
             if self.kd_temperature <= 0
             else None,

@@ -48,8 +48,9 @@ def spatial_fusion(states: torch.Tensor, margin: float) -> torch.Tensor:
     ``1 - m1`` cosine alone, so the towers keep some freedom (identical towers: 0).
     """
     first, second = tower_pairs(states.shape[0])
-    cosines = torch.einsum("tbh,sbh->tsb", states, states)[first, second]  # (P, B)
-    return F.relu(1.0 - cosines - margin).mean(dim=1)
+    per_sample = states.transpose(0, 1)  # (B, T, H): one T x T cosine matrix per sample
+    cosines = torch.bmm(per_sample, per_sample.transpose(1, 2))[:, first, second]  # (B, P)
+    return F.relu(1.0 - cosines - margin).mean(dim=0)
 
 
 def relational_fusion(states: torch.Tensor) -> torch.Tensor:
@@ -75,21 +76,42 @@ def relational_fusion(states: torch.Tensor) -> torch.Tensor:
     return (diag[first] + diag[second] - 2 * sq_norms[first, second]) / batch**2
 
 
-def contrastive_fusion(states: torch.Tensor, tau: float) -> torch.Tensor:
+def contrastive_fusion(
+    states: torch.Tensor, tau: float, negatives: int | None = None
+) -> torch.Tensor:
     """Symmetric InfoNCE per pair: sample ``i`` in tower ``a`` should match ``i`` in tower ``b``.
 
     ``logits = norm(h_a) norm(h_b)^T / tau``; the loss is the cross-entropy towards the diagonal,
     averaged over both directions. Minimising it pulls each sample's two views together and
     pushes other samples apart; for identical towers it equals the (positive) log-partition
-    over the batch, so it is compared across towers, not to 0. Each pair's ``B x B`` logits are
-    one large product already, so pairs run in turn (a ``(P, B, B)`` batch would hold every
-    pair's logits at once: gigabytes at ``T = 8, B = 4096``).
+    over the batch, so it is compared across towers, not to 0.
+
+    Its ``B x B`` logits make it the one fusion term that grows with ``B^2`` per pair. With
+    ``negatives = n`` the batch is cut into blocks of ``n`` rows and each sample's negatives are
+    the other rows of its block (a last, shorter block keeps its own size): ``B n`` instead of
+    ``B^2`` per pair, and the same loss at any batch size >= n. ``None``: the whole batch, as
+    REACTION.md defines it. Pairs run in turn: a ``(P, B, B)`` batch of logits would hold
+    gigabytes at ``T = 8, B = 4096``.
     """
     if tau <= 0:
         raise ValueError(f"tau must be > 0, got {tau}")
-    target = torch.arange(states.shape[1], device=states.device)
+    if negatives is not None and negatives < 2:
+        raise ValueError(f"negatives must be >= 2 or None, got {negatives}")
+    towers, batch = states.shape[:2]
+    block = batch if negatives is None else min(negatives, batch)
+    blocks = [tower.split(block) for tower in states.unbind(0)]  # views: no copies, cheap backward
     values = []
-    for a, b in zip(*tower_pairs(states.shape[0]), strict=True):
-        logits = states[a] @ states[b].T / tau
-        values.append(0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target)))
+    for a, b in zip(*(index.tolist() for index in tower_pairs(towers)), strict=True):
+        per_block = [_infonce_sum(x, y, tau) for x, y in zip(blocks[a], blocks[b], strict=True)]
+        values.append(torch.stack(per_block).sum() / batch)
     return torch.stack(values)
+
+
+def _infonce_sum(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
+    """Sum over the rows of one block of the symmetric InfoNCE (both directions averaged)."""
+    logits = a @ b.T / tau
+    target = torch.arange(a.shape[0], device=a.device)
+    both = F.cross_entropy(logits, target, reduction="sum") + F.cross_entropy(
+        logits.T, target, reduction="sum"
+    )
+    return 0.5 * both

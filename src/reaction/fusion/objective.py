@@ -76,7 +76,9 @@ class FusionObjective(nn.Module):
         return {
             "srf": spatial.mean(),
             "rrf": relational_fusion(layers[-1]).mean(),
-            "contra": contrastive_fusion(layers[-1], self.cfg.tau).mean(),
+            "contra": contrastive_fusion(
+                layers[-1], self.cfg.tau, self.cfg.contra_negatives
+            ).mean(),
         }
 
     def forward(
