@@ -223,6 +223,30 @@ def test_towers_with_low_rank_crosses_serve_exactly_what_they_trained() -> None:
         REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", cross_layers=1)
 
 
+def test_towers_may_differ_a_plain_served_tower_beside_a_full_rank_cross_peer() -> None:
+    torch.manual_seed(0)
+    net = REACTION(
+        FEATURE_MAP,
+        embedding_dim=4,
+        hidden_units=[8, 6],
+        num_towers=2,
+        serve=0,
+        cross_layers=[0, 2],
+        cross_rank=None,
+    )
+    plain, peer = net.towers.towers
+    assert plain.cross is None and len(peer.cross.layers) == 2
+    flat = net.embedding.flat_dim
+    assert sum(p.numel() for p in peer.cross.parameters()) == 2 * (flat * flat + flat)
+    out = net.forward_train(torch.randint(0, 7, (16, 4)), with_hidden=True)
+    assert [h.shape[1] for h in out.hidden[0]] == [h.shape[1] for h in out.hidden[1]] == [8, 6]
+    assert net.served().tower is plain
+    with pytest.raises(
+        ValueError, match=r"cross_layers=\[0, 1, 2\] names 3 towers, the model has 2"
+    ):
+        REACTION(FEATURE_MAP, num_towers=2, cross_layers=[0, 1, 2])
+
+
 def test_served_tower_reproduces_the_trained_towers_prediction_exactly() -> None:
     torch.manual_seed(0)
     net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=3).eval()

@@ -37,8 +37,8 @@ class ServedTower(CTRModel):
 class REACTION(CTRModel):
     """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one.
 
-    ``cross_layers`` low-rank (``cross_rank``) DCN-V2 cross layers open every tower (0: the
-    paper's plain MLP towers).
+    ``cross_layers`` DCN-V2 cross layers of rank ``cross_rank`` (None: full rank) open every
+    tower, or each tower its own number (a list); 0: the paper's plain MLP towers.
 
     ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
     (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.
@@ -57,8 +57,8 @@ class REACTION(CTRModel):
         init_std: float = 1e-4,
         parametrization: str = "independent",
         embedding: nn.Module | None = None,
-        cross_layers: int = 0,
-        cross_rank: int = 16,
+        cross_layers: int | Sequence[int] = 0,
+        cross_rank: int | None = 16,
     ) -> None:
         super().__init__()
         if problem := serve_problem(serve, num_towers):
