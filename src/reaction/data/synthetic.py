@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +81,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _column_order(names: list[str]) -> list[str]:
+def _column_order(plan: Plan, names: list[str]) -> list[str]:
+    """CTR data: ``I1..I13`` then ``C1..C26`` like Criteo; recommender data: the plan's order."""
+    if plan.config.recommender:
+        return names
     return sorted(names, key=lambda name: (name[0] != "I", int(name[1:])))
 
 
 def _schema(plan: Plan) -> pa.Schema:
     labels = [pa.field(label, pa.int8(), nullable=False) for label in plan.config.labels]
     kinds = {c.name: pa.string() for c in plan.cats} | {n.name: pa.float64() for n in plan.nums}
-    return pa.schema(labels + [pa.field(n, kinds[n]) for n in _column_order(list(kinds))])
+    return pa.schema(labels + [pa.field(n, kinds[n]) for n in _column_order(plan, list(kinds))])
 
 
 def _to_table(
@@ -238,7 +240,7 @@ def _field_truths(plan: Plan) -> list[FieldTruth]:
                 params={k: float(v) for k, v in params.items()},
             )
         )
-    order = {name: i for i, name in enumerate(_column_order([f.name for f in out]))}
+    order = {name: i for i, name in enumerate(_column_order(plan, [f.name for f in out]))}
     return sorted(out, key=lambda f: order[f.name])
 
 
@@ -258,14 +260,14 @@ def _ground_truth(plan: Plan, hists: dict[str, dict[str, ProbabilityHistogram]])
         label: LabelTruth(
             label,
             plan.bias[label],
-            plan.config.click_rate if label == "click" else plan.config.conversion_rate,
+            plan.config.target_rate(label),
             tuple(f.name for f in fields if label in f.strength),
         )
         for label in plan.config.labels
     }
     per_split = lambda fn: {k: {s: fn(h) for s, h in hs.items()} for k, hs in hists.items()}  # noqa: E731
     return GroundTruth(
-        config=asdict(plan.config),
+        config=plan.config.recorded_dict(),
         fields=tuple(fields),
         interactions=pairs,
         labels=labels,
