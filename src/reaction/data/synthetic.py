@@ -39,6 +39,10 @@ while writing (see ``ProbabilityHistogram``) and stored in ``ground_truth.json``
 field's role, strength, cardinality and missing rate; ``ensure_generated`` reuses a complete
 generation with the same config.
 
+``negative_ratio > 0`` switches to an implicit-feedback recommender table with sampled negatives
+instead (user, item, contexts; ``reaction.data.synthetic_recsys`` documents it); off by default,
+and its keys are then left out of the recorded config, so existing data keeps its fingerprint.
+
 Randomness is drawn per 16,384-row block and per field from ``(seed, block, stream)``, so the data
 does not depend on ``chunk_rows``, and enabling ``conversion`` leaves the click columns unchanged.
 Split sizes are exact (``round(num_rows * fraction)``); rows are assigned uniformly at random.
