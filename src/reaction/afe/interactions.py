@@ -21,8 +21,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from reaction.afe.config import AFEConfig
-from reaction.info.counts import RowSample
-from reaction.info.crossfit import HeldOutGain, crossfit_conditional_information
+from reaction.info.crossfit import CrossFitter, HeldOutGain
 
 
 def strongest_partners(pi: Mapping[str, float], exclude: Sequence[str], k: int) -> list[str]:
@@ -32,13 +31,10 @@ def strongest_partners(pi: Mapping[str, float], exclude: Sequence[str], k: int) 
 
 
 def interaction_tests(
-    sample: RowSample, field: str, partners: Sequence[str], cfg: AFEConfig
+    fitter: CrossFitter, field: str, partners: Sequence[str]
 ) -> dict[str, HeldOutGain]:
     """The cross-fitted ``I(field; Y | partner)`` for each partner."""
-    return {
-        s: crossfit_conditional_information(sample, field, s, cfg.interaction_shrinkage, cfg.seed)
-        for s in partners
-    }
+    return {s: fitter.conditional(field, s) for s in partners}
 
 
 def has_evidence(tests: Mapping[str, HeldOutGain], z: float) -> bool:
@@ -47,14 +43,14 @@ def has_evidence(tests: Mapping[str, HeldOutGain], z: float) -> bool:
 
 
 def split_noise(
-    candidates: Sequence[str], pi: Mapping[str, float], sample: RowSample, cfg: AFEConfig
+    candidates: Sequence[str], pi: Mapping[str, float], fitter: CrossFitter, cfg: AFEConfig
 ) -> tuple[list[str], dict[str, dict[str, float]]]:
     """``candidates`` (fields at the marginal null) -> (those with interaction evidence, the
     z-score per partner of every tested field)."""
     partners = strongest_partners(pi, candidates, cfg.interaction_partners)
     kept, scores = [], {}
     for field in candidates:
-        tests = interaction_tests(sample, field, partners, cfg)
+        tests = interaction_tests(fitter, field, partners)
         scores[field] = {s: round(t.z, 3) for s, t in tests.items()}
         if has_evidence(tests, cfg.interaction_z):
             kept.append(field)

@@ -47,7 +47,7 @@ from reaction.info.counts import (
     label_table,
     pair_cells,
 )
-from reaction.info.crossfit import crossfit_conditional_information, crossfit_information
+from reaction.info.crossfit import CrossFitter
 from reaction.info.estimators import (
     conditional_mutual_information,
     entropy,
@@ -156,10 +156,16 @@ class PairTerms:
     docstring).
     """
 
-    def __init__(self, sample: RowSample, labels: tuple[str, ...], cfg: AFEConfig) -> None:
+    def __init__(
+        self,
+        sample: RowSample,
+        labels: tuple[str, ...],
+        cfg: AFEConfig,
+        fitter: CrossFitter | None = None,
+    ) -> None:
         self.labels, self.correction = labels, cfg.correction
         self.min_rows_per_cell = cfg.pair_min_rows_per_cell
-        self.cfg = cfg
+        self.fitter = fitter  # sparse pairs: cross-fitted terms (None: they count 0)
         self.skipped = 0  # pairs too sparse to estimate
         self.crossfit = 0  # of those, estimated by cross-fitting instead
         self._own: dict[str, float] = {}  # cross-fitted sum_l I(X_m;Y_l) per field
@@ -204,7 +210,7 @@ class PairTerms:
         n, cells = self.samples[0].size, cell_keys.size
         if n < self.min_rows_per_cell * cells:
             self.skipped += 1
-            return self._crossfit(m, s) if self.cfg.interactions == "crossfit" else None
+            return None if self.fitter is None else self._crossfit(m, s, row_cell)
         raw = [self._raw(k, m, s, row_cell, cells) for k in range(len(self.samples))]
         observed = raw[0] - np.mean(raw[1:], axis=0) if len(raw) > 1 else raw[0]
         # 2n I(X;Y|Z) ~ chi2(df) under independence, df ~ non-empty (x, z) cells per binary
@@ -213,17 +219,16 @@ class PairTerms:
         stderr = np.sqrt(2 * df) / (2 * n) * np.sqrt(1 + 1 / max(len(raw) - 1, np.inf))
         return PairTerm(float(observed[0]), float(observed[1]), float(stderr))
 
-    def _crossfit(self, m: str, s: str) -> PairTerm:
+    def _crossfit(self, m: str, s: str, row_cell: np.ndarray) -> PairTerm:
         """A sparse pair's terms from cross-fitted information, conditional and own.
 
         Held-out gains are conservative: a field that adds nothing scores below 0 by the price
         of fitting it. Information is >= 0, so each estimate is its positive part (no evidence
         = 0)."""
         self.crossfit += 1
-        a, seed = self.cfg.interaction_shrinkage, self.cfg.seed
         if m not in self._own:
-            self._own[m] = max(crossfit_information(self.samples[0], m, a, seed).gain, 0.0)
-        held_out = crossfit_conditional_information(self.samples[0], m, s, a, seed)
+            self._own[m] = max(self.fitter.information(m).gain, 0.0)
+        held_out = self.fitter.conditional(m, s, row_cell)
         conditional, own = max(held_out.gain, 0.0), self._own[m]
         return PairTerm(conditional - own, conditional, held_out.stderr, own)
 
@@ -304,12 +309,15 @@ def select_fields(
     noise = [f for f, i in info.items() if cfg.drop_noise and i.noise]
     pi = {f: i.pi for f, i in info.items()}
     scores: dict[str, dict[str, float]] = {}
-    if noise and cfg.interactions == "crossfit":
-        interacting, scores = split_noise(noise, pi, sample, cfg)
+    fitter = None
+    if cfg.interactions == "crossfit":
+        fitter = CrossFitter(sample, cfg.interaction_shrinkage, cfg.seed)
+    if noise and fitter is not None:
+        interacting, scores = split_noise(noise, pi, fitter, cfg)
         noise = [f for f in noise if f not in interacting]
         log.info("AFE: at the null but interacting, kept as candidates: %s", interacting)
     dropped = [Dropped(f, NOISE, _noise_detail(info[f], scores.get(f))) for f in noise]
     candidates = [f for f in info if f not in noise]
-    chosen, rest = _greedy(info, PairTerms(sample, labels, cfg), candidates, cfg)
+    chosen, rest = _greedy(info, PairTerms(sample, labels, cfg, fitter), candidates, cfg)
     log.info("AFE selected %d of %d fields: %s", len(chosen), len(info), [c.field for c in chosen])
     return Selection(tuple(chosen), tuple(dropped + rest), info)
