@@ -133,7 +133,7 @@ class PairTerm:
 
     collaborative: float  # sum_l I(X_m;X_s|Y_l) - I(X_m;X_s)
     conditional: float  # sum_l I(X_m;Y_l|X_s)
-    stderr: float  # standard error of ``conditional`` (chi-square approximation)
+    stderr: float  # standard error of ``conditional`` (chi-square approx., or held out)
     relevance: float | None = None  # sum_l I(X_m;Y_l) on the same scale; None: the plug-in PI
 
 
@@ -262,11 +262,13 @@ def _greedy(
     chosen: list[Chosen] = []
     dropped: list[Dropped] = []
 
+    def pi_of(f: str) -> float:
+        # crossfit: information is >= 0, a Miller-Madow PI below 0 is noise around 0 (only
+        # fields at the null have one, candidates there on interaction evidence only)
+        return max(info[f].pi, 0.0) if cfg.interactions == "crossfit" else info[f].pi
+
     def j_of(f: str) -> float:
-        # information is >= 0: a Miller-Madow PI below 0 is noise around 0 (only fields at the
-        # null, which are candidates only with interaction evidence, have one)
-        ci = collab[f] / len(chosen) if chosen else 0.0
-        return max(info[f].pi, 0.0) + info[f].bi + ci
+        return pi_of(f) + info[f].bi + (collab[f] / len(chosen) if chosen else 0.0)
 
     while candidates:
         if cfg.num_fields is not None and len(chosen) >= cfg.num_fields:
@@ -277,7 +279,7 @@ def _greedy(
             dropped += [Dropped(f, THRESHOLD, {"J": j_of(f), "stop_J": stop_j}) for f in candidates]
             break
         i = info[best]
-        chosen.append(Chosen(best, j_of(best), i.pi, i.bi, j_of(best) - max(i.pi, 0.0) - i.bi))
+        chosen.append(Chosen(best, j_of(best), i.pi, i.bi, j_of(best) - pi_of(best) - i.bi))
         candidates.remove(best)
         for f in list(candidates):
             term = pairs.terms(f, best)
