@@ -138,7 +138,12 @@ def _valid_runs(tmp_path: Path) -> list[list[str]]:
     raw, schema = tmp_path / "raw.csv", tmp_path / "schema.yaml"
     raw.write_text("label,a\n")
     schema.write_text("format: csv\nlabels: [label]\nnumeric: []\ncategorical: [a]\n")
-    files = {"synthetic": [], "tabular": [f"data.path={raw}", f"data.schema={schema}"]}
+    generated: dict[str, list[str]] = {
+        "synthetic": [],
+        "synthetic_recsys": [],
+        "synthetic_sparse": [],
+    }
+    files = generated | {"tabular": [f"data.path={raw}", f"data.schema={schema}"]}
     for name in sorted(p.stem for p in (CONF_DIR / "data").glob("[!_]*.yaml")):
         runs.append([f"data={name}", *files.get(name, [f"data.path={raw}"])])
     return runs

@@ -13,6 +13,10 @@ from reaction.info.estimators import CORRECTIONS, Correction
 Variant = str  # "none", "paper", "extended" or a selector of reaction.afe.selectors
 Ranking = Literal["greedy", "random"]
 DimPolicy = Literal["uniform", "relevance"]
+Interactions = Literal["off", "crossfit"]
+INTERACTIONS: tuple[str, ...] = ("off", "crossfit")
+# Read by interactions="crossfit" only (reaction.afe.interactions).
+INTERACTION_KEYS = ("interaction_partners", "interaction_z", "interaction_shrinkage")
 VARIANTS: tuple[str, ...] = ("none", "paper", "extended", *METHODS)
 # What a selector other than AFE reads (its knobs are under afe.search).
 SELECTOR_KEYS = ("variant", "num_fields", "seed", "search")
@@ -36,6 +40,11 @@ class AFEConfig:
     no budget), stopping when the best ``J`` falls below ``mi_threshold * sum_l H(Y_l)``; fields
     whose relevance is at or below the permutation null for every label are noise and never
     candidates (``drop_noise``). ``redundancy_guard``: see ``reaction.afe.selector``.
+    ``interactions="crossfit"`` (``reaction.afe.interactions``): a field at the null is noise only
+    if it has no interaction evidence either -- a cross-fitted ``I(X_m;Y|X_s)`` above
+    ``interaction_z`` standard errors with one of the ``interaction_partners`` strongest fields
+    (pseudo-counts ``interaction_shrinkage``) -- and pairs too sparse for the plug-in terms get
+    the cross-fitted estimate instead of 0; ``"off"`` is the paper's formula as before.
     ``ranking="random"`` replaces the greedy order by a seeded random one (the baseline of the
     field-count curve). ``variant`` may also name another selector (``reaction.afe.selectors``),
     which reads ``num_fields``, ``seed`` and its own knobs ``search`` only.
@@ -58,6 +67,10 @@ class AFEConfig:
     pair_sample_rows: int = 500_000
     pair_shuffles: int = 1
     pair_min_rows_per_cell: float = 30.0
+    interactions: Interactions = "crossfit"
+    interaction_partners: int = 3
+    interaction_z: float = 3.0
+    interaction_shrinkage: float = 10.0
     seed: int = 0
     mi_retain: float | None = None
     tail_buckets: int = 4
@@ -111,6 +124,19 @@ class AFEConfig:
                 f"pair_min_rows_per_cell={self.pair_min_rows_per_cell} (allowed: >= 0)",
             ),
             (
+                self.interactions not in INTERACTIONS,
+                f"interactions={self.interactions!r} (allowed: {', '.join(INTERACTIONS)})",
+            ),
+            (
+                self.interaction_partners < 1,
+                f"interaction_partners={self.interaction_partners} (allowed: >= 1)",
+            ),
+            (self.interaction_z < 0, f"interaction_z={self.interaction_z} (allowed: >= 0)"),
+            (
+                self.interaction_shrinkage <= 0,
+                f"interaction_shrinkage={self.interaction_shrinkage} (allowed: > 0)",
+            ),
+            (
                 self.mi_retain is not None and not 0 < self.mi_retain <= 1,
                 f"mi_retain={self.mi_retain} (allowed: null or (0, 1])",
             ),
@@ -162,6 +188,9 @@ class AFEConfig:
             unread = dict.fromkeys(EXTENSION_KEYS, "only afe=extended reads it")
         else:
             unread = {}
+        if self.enabled and not self.selector and self.interactions == "off":
+            unread |= dict.fromkeys(INTERACTION_KEYS, "needs afe.interactions=crossfit")
+        if self.variant == "extended":
             if self.mi_retain is None:
                 unread |= dict.fromkeys(("tail_buckets", "value_shrinkage"), "needs afe.mi_retain")
             if self.dim_policy != "relevance":

@@ -18,6 +18,17 @@ of a chosen field scores ``J = PI (1 - 1/|S|)`` and is picked as soon as ``|S| >
 applies the paper's stop rule per pair instead: a candidate whose conditional relevance given some
 chosen field, ``sum_l I(X_m;Y_l|X_s)``, is below ``redundancy_ratio`` of its own ``PI`` (and
 significantly so, ``redundancy_z``) adds nothing once ``X_s`` is in: dropped as redundant.
+
+**Interactions** (``interactions="crossfit"``, our extension; ``"off"`` is the above verbatim).
+A field at the permutation null is noise only without interaction evidence
+(``reaction.afe.interactions``), and a pair too sparse for the plug-in terms gets the
+cross-fitted ``I(X_m;Y|X_s)`` (``reaction.info.crossfit``) instead of counting 0; its
+collaborative term follows from the interaction-information identity
+``sum_l [I(X_m;X_s|Y_l) - I(X_m;X_s)] = sum_l I(X_m;Y_l|X_s) - sum_l I(X_m;Y_l)``, both terms
+cross-fitted (one estimator, one scale: a held-out estimate is conservative, far below the
+plug-in PI for a rare-valued field, so mixing scales would call independent long-tail fields
+redundant). Pairs dense enough for the plug-in keep it, so where no pair is sparse the selection
+is the paper's.
 """
 
 from __future__ import annotations
@@ -28,6 +39,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from reaction.afe.config import AFEConfig
+from reaction.afe.interactions import split_noise
 from reaction.info.counts import (
     CountTables,
     RowSample,
@@ -35,6 +47,7 @@ from reaction.info.counts import (
     label_table,
     pair_cells,
 )
+from reaction.info.crossfit import CrossFitter
 from reaction.info.estimators import (
     conditional_mutual_information,
     entropy,
@@ -120,7 +133,8 @@ class PairTerm:
 
     collaborative: float  # sum_l I(X_m;X_s|Y_l) - I(X_m;X_s)
     conditional: float  # sum_l I(X_m;Y_l|X_s)
-    stderr: float  # standard error of ``conditional`` (chi-square approximation)
+    stderr: float  # standard error of ``conditional`` (chi-square approx., or held out)
+    relevance: float | None = None  # sum_l I(X_m;Y_l) on the same scale; None: the plug-in PI
 
 
 class PairTerms:
@@ -138,13 +152,23 @@ class PairTerms:
     correction rescues the estimate (two long-tail fields: 5 rows per cell, and the corrected
     term is off by several standard errors), so such a pair contributes nothing: its
     collaborative term counts as 0 and it cannot trigger the redundancy guard (``terms`` returns
-    None). The plan counts these pairs.
+    None) -- unless ``interactions="crossfit"``, where it gets the cross-fitted estimates (module
+    docstring).
     """
 
-    def __init__(self, sample: RowSample, labels: tuple[str, ...], cfg: AFEConfig) -> None:
+    def __init__(
+        self,
+        sample: RowSample,
+        labels: tuple[str, ...],
+        cfg: AFEConfig,
+        fitter: CrossFitter | None = None,
+    ) -> None:
         self.labels, self.correction = labels, cfg.correction
         self.min_rows_per_cell = cfg.pair_min_rows_per_cell
+        self.fitter = fitter  # sparse pairs: cross-fitted terms (None: they count 0)
         self.skipped = 0  # pairs too sparse to estimate
+        self.crossfit = 0  # of those, estimated by cross-fitting instead
+        self._own: dict[str, float] = {}  # cross-fitted sum_l I(X_m;Y_l) per field
         rng = np.random.default_rng(cfg.seed)
         shuffled = [
             replace(sample, label_codes=rng.permutation(sample.label_codes))
@@ -186,7 +210,7 @@ class PairTerms:
         n, cells = self.samples[0].size, cell_keys.size
         if n < self.min_rows_per_cell * cells:
             self.skipped += 1
-            return None
+            return None if self.fitter is None else self._crossfit(m, s, row_cell)
         raw = [self._raw(k, m, s, row_cell, cells) for k in range(len(self.samples))]
         observed = raw[0] - np.mean(raw[1:], axis=0) if len(raw) > 1 else raw[0]
         # 2n I(X;Y|Z) ~ chi2(df) under independence, df ~ non-empty (x, z) cells per binary
@@ -194,6 +218,19 @@ class PairTerms:
         df = cells * len(self.labels)
         stderr = np.sqrt(2 * df) / (2 * n) * np.sqrt(1 + 1 / max(len(raw) - 1, np.inf))
         return PairTerm(float(observed[0]), float(observed[1]), float(stderr))
+
+    def _crossfit(self, m: str, s: str, row_cell: np.ndarray) -> PairTerm:
+        """A sparse pair's terms from cross-fitted information, conditional and own.
+
+        Held-out gains are conservative: a field that adds nothing scores below 0 by the price
+        of fitting it. Information is >= 0, so each estimate is its positive part (no evidence
+        = 0)."""
+        self.crossfit += 1
+        if m not in self._own:
+            self._own[m] = max(self.fitter.information(m).gain, 0.0)
+        held_out = self.fitter.conditional(m, s, row_cell)
+        conditional, own = max(held_out.gain, 0.0), self._own[m]
+        return PairTerm(conditional - own, conditional, held_out.stderr, own)
 
 
 def _random_selection(info: dict[str, FieldInfo], cfg: AFEConfig) -> Selection:
@@ -210,6 +247,7 @@ def _explained(pi: float, term: PairTerm, cfg: AFEConfig) -> bool:
     """Whether a chosen field explains the candidate away: what is left of its information is
     below ``redundancy_ratio`` of it, and what was explained exceeds ``redundancy_z`` standard
     errors (so a weak field is not called redundant on estimation noise)."""
+    pi = pi if term.relevance is None else term.relevance
     left = max(term.conditional, 0.0)  # a negative estimate is noise around 0
     explained = pi - left
     return left < cfg.redundancy_ratio * pi and explained > cfg.redundancy_z * term.stderr
@@ -224,8 +262,13 @@ def _greedy(
     chosen: list[Chosen] = []
     dropped: list[Dropped] = []
 
+    def pi_of(f: str) -> float:
+        # crossfit: information is >= 0, a Miller-Madow PI below 0 is noise around 0 (only
+        # fields at the null have one, candidates there on interaction evidence only)
+        return max(info[f].pi, 0.0) if cfg.interactions == "crossfit" else info[f].pi
+
     def j_of(f: str) -> float:
-        return info[f].pi + info[f].bi + (collab[f] / len(chosen) if chosen else 0.0)
+        return pi_of(f) + info[f].bi + (collab[f] / len(chosen) if chosen else 0.0)
 
     while candidates:
         if cfg.num_fields is not None and len(chosen) >= cfg.num_fields:
@@ -236,7 +279,7 @@ def _greedy(
             dropped += [Dropped(f, THRESHOLD, {"J": j_of(f), "stop_J": stop_j}) for f in candidates]
             break
         i = info[best]
-        chosen.append(Chosen(best, j_of(best), i.pi, i.bi, j_of(best) - i.pi - i.bi))
+        chosen.append(Chosen(best, j_of(best), i.pi, i.bi, j_of(best) - pi_of(best) - i.bi))
         candidates.remove(best)
         for f in list(candidates):
             term = pairs.terms(f, best)
@@ -250,6 +293,14 @@ def _greedy(
     return chosen, dropped
 
 
+def _noise_detail(info: FieldInfo, interaction_z: dict[str, float] | None) -> dict[str, object]:
+    """Why a field is noise: its MI and null per label, and (tested) its interaction z-scores."""
+    detail: dict[str, object] = {"mi": info.mi, "null": info.null}
+    if interaction_z is not None:
+        detail["interaction_z"] = interaction_z
+    return detail
+
+
 def select_fields(
     tables: CountTables, sample: RowSample, labels: tuple[str, ...], cfg: AFEConfig
 ) -> Selection:
@@ -258,8 +309,17 @@ def select_fields(
     if cfg.ranking == "random":
         return _random_selection(info, cfg)
     noise = [f for f, i in info.items() if cfg.drop_noise and i.noise]
-    dropped = [Dropped(f, NOISE, {"mi": info[f].mi, "null": info[f].null}) for f in noise]
+    pi = {f: i.pi for f, i in info.items()}
+    scores: dict[str, dict[str, float]] = {}
+    fitter = None
+    if cfg.interactions == "crossfit":
+        fitter = CrossFitter(sample, cfg.interaction_shrinkage, cfg.seed)
+    if noise and fitter is not None:
+        interacting, scores = split_noise(noise, pi, fitter, cfg)
+        noise = [f for f in noise if f not in interacting]
+        log.info("AFE: at the null but interacting, kept as candidates: %s", interacting)
+    dropped = [Dropped(f, NOISE, _noise_detail(info[f], scores.get(f))) for f in noise]
     candidates = [f for f in info if f not in noise]
-    chosen, rest = _greedy(info, PairTerms(sample, labels, cfg), candidates, cfg)
+    chosen, rest = _greedy(info, PairTerms(sample, labels, cfg, fitter), candidates, cfg)
     log.info("AFE selected %d of %d fields: %s", len(chosen), len(info), [c.field for c in chosen])
     return Selection(tuple(chosen), tuple(dropped + rest), info)

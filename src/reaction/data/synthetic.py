@@ -39,6 +39,10 @@ while writing (see ``ProbabilityHistogram``) and stored in ``ground_truth.json``
 field's role, strength, cardinality and missing rate; ``ensure_generated`` reuses a complete
 generation with the same config.
 
+``negative_ratio > 0`` switches to an implicit-feedback recommender table with sampled negatives
+instead (user, item, contexts; ``reaction.data.synthetic_recsys`` documents it); off by default,
+and its keys are then left out of the recorded config, so existing data keeps its fingerprint.
+
 Randomness is drawn per 16,384-row block and per field from ``(seed, block, stream)``, so the data
 does not depend on ``chunk_rows``, and enabling ``conversion`` leaves the click columns unchanged.
 Split sizes are exact (``round(num_rows * fraction)``); rows are assigned uniformly at random.
@@ -48,7 +52,6 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -82,14 +85,17 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _column_order(names: list[str]) -> list[str]:
+def _column_order(plan: Plan, names: list[str]) -> list[str]:
+    """CTR data: ``I1..I13`` then ``C1..C26`` like Criteo; recommender data: the plan's order."""
+    if plan.config.recommender:
+        return names
     return sorted(names, key=lambda name: (name[0] != "I", int(name[1:])))
 
 
 def _schema(plan: Plan) -> pa.Schema:
     labels = [pa.field(label, pa.int8(), nullable=False) for label in plan.config.labels]
     kinds = {c.name: pa.string() for c in plan.cats} | {n.name: pa.float64() for n in plan.nums}
-    return pa.schema(labels + [pa.field(n, kinds[n]) for n in _column_order(list(kinds))])
+    return pa.schema(labels + [pa.field(n, kinds[n]) for n in _column_order(plan, list(kinds))])
 
 
 def _to_table(
@@ -238,7 +244,7 @@ def _field_truths(plan: Plan) -> list[FieldTruth]:
                 params={k: float(v) for k, v in params.items()},
             )
         )
-    order = {name: i for i, name in enumerate(_column_order([f.name for f in out]))}
+    order = {name: i for i, name in enumerate(_column_order(plan, [f.name for f in out]))}
     return sorted(out, key=lambda f: order[f.name])
 
 
@@ -258,14 +264,14 @@ def _ground_truth(plan: Plan, hists: dict[str, dict[str, ProbabilityHistogram]])
         label: LabelTruth(
             label,
             plan.bias[label],
-            plan.config.click_rate if label == "click" else plan.config.conversion_rate,
+            plan.config.target_rate(label),
             tuple(f.name for f in fields if label in f.strength),
         )
         for label in plan.config.labels
     }
     per_split = lambda fn: {k: {s: fn(h) for s, h in hs.items()} for k, hs in hists.items()}  # noqa: E731
     return GroundTruth(
-        config=asdict(plan.config),
+        config=plan.config.recorded_dict(),
         fields=tuple(fields),
         interactions=pairs,
         labels=labels,

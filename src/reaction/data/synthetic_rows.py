@@ -11,6 +11,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from reaction.data.synthetic_plan import Plan, draw_plan
+from reaction.data.synthetic_recsys import draw_recsys_plan, sample_recsys_block
 from reaction.data.synthetic_truth import SPLITS, SyntheticConfig
 
 _PILOT_BLOCK, _PILOT_ROWS = 2**31, 65_536
@@ -88,12 +89,16 @@ def _calibrate(plan: Plan) -> None:
 
 def build_plan(config: SyntheticConfig) -> Plan:
     """The planted structure with biases solved for the target rates."""
+    if config.recommender:
+        return draw_recsys_plan(config)
     plan = draw_plan(config)
     _calibrate(plan)
     return plan
 
 
 def _sample_block(plan: Plan, block: int) -> dict[str, np.ndarray]:
+    if plan.config.recommender:
+        return sample_recsys_block(plan, block)
     counts = plan.split_counts[block]
     n = int(counts.sum())
     rows = _sample_features(plan, block, n)

@@ -25,9 +25,21 @@ REDUNDANT = "redundant"  # noisy copy of `source`, no effect of its own
 NOISE = "noise"  # no effect on any label
 LONG_TAIL = "long_tail"  # Zipf over a huge vocabulary; effects on the head values only
 CONVERSION_ONLY = "conversion_only"  # drives `conversion`, never `click`
+# recommender mode: no marginal effect, all of it in an affinity with the item (zero I(X;Y))
+INTERACTION_ONLY = "interaction_only"
 
 # Keys of SyntheticConfig that change how the work is chunked, not what is written.
 NON_SEMANTIC_KEYS = ("chunk_rows",)
+# Keys of the recommender mode (negative_ratio > 0). Left out of the recorded config while the
+# mode is off, so every existing config keeps its fingerprint, folder and ground_truth.json.
+RECOMMENDER_KEYS = (
+    "negative_ratio",
+    "num_users",
+    "num_items",
+    "num_contexts",
+    "user_strength",
+    "context_strength",
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,13 @@ class SyntheticConfig:
     conversion_shared_strength: float = 0.3  # conversion effect of one click-informative field
     click_rate: float = 0.25  # target positive rates, met by solving for the bias
     conversion_rate: float = 0.1
+    # implicit-feedback recommender mode (reaction.data.synthetic_recsys); 0: off, the CTR data
+    negative_ratio: int = 0  # sampled negatives (same user and context, random item) per positive
+    num_users: int = 2000
+    num_items: int = 300
+    num_contexts: int = 3  # context fields (time, device, ...), each affine with the item only
+    user_strength: float = 1.5  # std of the user x item affinity logit
+    context_strength: float = 1.0  # std of the strongest context x item affinity (weakest: 1/2)
 
     def __post_init__(self) -> None:
         sizes = min(self.num_rows, self.chunk_rows, self.row_group_rows)
@@ -84,18 +103,58 @@ class SyntheticConfig:
             (not 0 < keeps[0] <= keeps[1] <= 1, f"bad redundant keep range {keeps}"),
             (min(rates) <= 0 or max(rates) >= 1, f"target rates {rates} not in (0, 1)"),
             (self.long_tail_head > self.long_tail_vocab, "long_tail_head > long_tail_vocab"),
+            *self._recommender_problems(),
         ]
         failed = [message for bad, message in problems if bad]
         if failed:
             raise ValueError(f"invalid SyntheticConfig: {'; '.join(failed)}")
 
+    def _recommender_problems(self) -> list[tuple[bool, str]]:
+        """The recommender mode's keys, each message naming the key, value and allowed range."""
+        return [
+            (self.negative_ratio < 0, f"negative_ratio={self.negative_ratio} (allowed: >= 0)"),
+            (self.num_users < 2, f"num_users={self.num_users} (allowed: >= 2)"),
+            (self.num_items < 2, f"num_items={self.num_items} (allowed: >= 2)"),
+            (self.num_contexts < 0, f"num_contexts={self.num_contexts} (allowed: >= 0)"),
+            (self.user_strength < 0, f"user_strength={self.user_strength} (allowed: >= 0)"),
+            (
+                self.context_strength < 0,
+                f"context_strength={self.context_strength} (allowed: >= 0)",
+            ),
+            (
+                self.recommender and self.conversion,
+                "conversion=true needs negative_ratio=0 (sampled negatives have one label)",
+            ),
+            (
+                self.recommender and self.num_redundant > 2,
+                f"num_redundant={self.num_redundant} with negative_ratio > 0 (allowed: 0-2, "
+                "copies of the item and the user)",
+            ),
+        ]
+
+    @property
+    def recommender(self) -> bool:
+        """Implicit feedback with sampled negatives instead of the CTR generator."""
+        return self.negative_ratio > 0
+
     @property
     def labels(self) -> tuple[str, ...]:
         return ("click", "conversion") if self.conversion else ("click",)
 
+    def target_rate(self, label: str) -> float:
+        """The positive rate the data is made to have (sampled negatives fix it exactly)."""
+        if self.recommender:
+            return 1.0 / (1 + self.negative_ratio)
+        return self.click_rate if label == "click" else self.conversion_rate
+
+    def recorded_dict(self) -> dict[str, object]:
+        """The config as recorded in ``ground_truth.json``: the recommender keys only when on."""
+        drop = () if self.recommender else RECOMMENDER_KEYS
+        return {k: v for k, v in asdict(self).items() if k not in drop}
+
     def semantic_dict(self) -> dict[str, object]:
         """The config minus keys that do not change the output, to decide whether to regenerate."""
-        return {k: v for k, v in asdict(self).items() if k not in NON_SEMANTIC_KEYS}
+        return {k: v for k, v in self.recorded_dict().items() if k not in NON_SEMANTIC_KEYS}
 
 
 @dataclass(frozen=True)
