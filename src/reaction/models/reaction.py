@@ -38,7 +38,7 @@ class REACTION(CTRModel):
     """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one.
 
     ``cross_layers`` DCN-V2 cross layers of rank ``cross_rank`` (None: full rank) open every
-    tower, or each tower its own number (a list); 0: the paper's plain MLP towers.
+    tower, or each tower its own (lists); 0 layers: the paper's plain MLP towers.
 
     ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
     (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.
@@ -58,7 +58,7 @@ class REACTION(CTRModel):
         parametrization: str = "independent",
         embedding: nn.Module | None = None,
         cross_layers: int | Sequence[int] = 0,
-        cross_rank: int | None = 16,
+        cross_rank: int | None | Sequence[int | None] = 16,
     ) -> None:
         super().__init__()
         if problem := serve_problem(serve, num_towers):

@@ -3,10 +3,10 @@ rules for how many there may be and which one is served (``FusionConfig`` checks
 
 A tower may start with a few low-rank cross layers (``cross_layers``, DCN-V2's eq. 2): an MLP
 learns multiplicative field interactions only slowly, and ``r``-rank crosses add them for
-``2 K r + K`` parameters per layer -- a small share of a tower over ``K`` inputs. Towers may differ
-(``cross_layers`` per tower, e.g. ``[0, 3]``): a richer peer trained beside a plain served tower
-passes on what it learns through the fusion terms, while every tower keeps the same hidden widths
-that DTF's feature-level terms compare.
+``2 K r + K`` parameters per layer -- a small share of a tower over ``K`` inputs. Towers may
+differ (``cross_layers`` and ``cross_rank`` per tower, e.g. ``[1, 3]`` and ``[8, null]``): a
+richer peer trained beside a small served tower passes on what it learns through the fusion
+terms, while every tower keeps the same hidden widths that DTF's feature-level terms compare.
 """
 
 from __future__ import annotations
@@ -37,11 +37,13 @@ def serve_problem(serve: object, num_towers: int) -> str | None:
     return f"fusion.serve={serve!r} (allowed: 'best' or 0..{num_towers - 1})"
 
 
-def per_tower(value: int | Sequence[int], num_towers: int, name: str) -> list[int]:
+def per_tower(
+    value: int | None | Sequence[int | None], num_towers: int, name: str
+) -> list[int | None]:
     """One value for every tower, or a list with exactly one per tower."""
-    if isinstance(value, int):
+    if value is None or isinstance(value, int):
         return [value] * num_towers
-    values = [int(v) for v in value]
+    values = list(value)
     if len(values) != num_towers:
         raise ValueError(f"{name}={values} names {len(values)} towers, the model has {num_towers}")
     return values
@@ -98,15 +100,19 @@ class TowerStack(nn.Module):
         batch_norm: bool = False,
         activation: str = "relu",
         cross_layers: int | Sequence[int] = 0,
-        cross_rank: int | None = 16,
+        cross_rank: int | None | Sequence[int | None] = 16,
     ) -> None:
         super().__init__()
         if problem := tower_count_problem(num_towers):
             raise ValueError(problem)
-        crosses = per_tower(cross_layers, num_towers, "cross_layers")
+        crosses = zip(
+            per_tower(cross_layers, num_towers, "cross_layers"),
+            per_tower(cross_rank, num_towers, "cross_rank"),
+            strict=True,
+        )
         self.towers = nn.ModuleList(
-            Tower(input_dim, hidden_units, dropout, batch_norm, activation, layers, cross_rank)
-            for layers in crosses
+            Tower(input_dim, hidden_units, dropout, batch_norm, activation, layers, rank)
+            for layers, rank in crosses
         )
 
     @property
