@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import math
 
 import pytest
@@ -12,9 +11,11 @@ import torch.nn.functional as F
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.fusion.config import FusionConfig, fusion_config
 from reaction.fusion.losses import (
+    all_pairs,
     contrastive_fusion,
     normalized_states,
     relational_fusion,
+    sampled_pairs,
     spatial_fusion,
 )
 from reaction.fusion.objective import FusionObjective
@@ -28,6 +29,9 @@ FEATURE_MAP = FeatureMap(tuple(FieldSpec(f"f{i}", "categorical", 7 + i) for i in
 def _pair(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(32, 8, generator=g), torch.randn(32, 8, generator=g)
+
+
+PAIR = [(0, 1)]
 
 
 def _states(*towers: torch.Tensor) -> torch.Tensor:
@@ -54,18 +58,20 @@ def _contrastive_reference(h_a: torch.Tensor, h_b: torch.Tensor, tau: float) -> 
 
 def test_spatial_and_relational_fusion_are_zero_for_identical_towers() -> None:
     a, b = _pair()
-    assert spatial_fusion(_states(a, a.clone()), margin=0.1).item() == 0.0
-    assert relational_fusion(_states(a, a.clone())).item() == pytest.approx(0.0, abs=1e-6)
-    assert spatial_fusion(_states(a, b), margin=0.1).item() > 0.5  # random directions: cos ~ 0
-    assert relational_fusion(_states(a, b)).item() > 0.01
+    assert spatial_fusion(_states(a, a.clone()), PAIR, margin=0.1).item() == 0.0
+    assert relational_fusion(_states(a, a.clone()), PAIR).item() == pytest.approx(0.0, abs=1e-6)
+    assert (
+        spatial_fusion(_states(a, b), PAIR, margin=0.1).item() > 0.5
+    )  # random directions: cos ~ 0
+    assert relational_fusion(_states(a, b), PAIR).item() > 0.01
     # the margin spares positions already aligned within it
-    assert spatial_fusion(_states(a, a + 0.01 * b), margin=0.1).item() == 0.0
+    assert spatial_fusion(_states(a, a + 0.01 * b), PAIR, margin=0.1).item() == 0.0
 
 
 def test_contrastive_fusion_is_lowest_for_identical_towers() -> None:
     a, b = _pair()
-    same = contrastive_fusion(_states(a, a.clone()), tau=0.5).item()
-    assert 0 < same < contrastive_fusion(_states(a, b), tau=0.5).item()
+    same = contrastive_fusion(_states(a, a.clone()), PAIR, tau=0.5).item()
+    assert 0 < same < contrastive_fusion(_states(a, b), PAIR, tau=0.5).item()
 
 
 @pytest.mark.parametrize("towers", [2, 3, 8])
@@ -78,12 +84,15 @@ def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
     pre_activation = torch.randn(towers, 256, 24, generator=g)
     pre_activation[:, 5] = -1.0
     pre_activation.requires_grad_()
-    pairs = list(itertools.combinations(range(towers), 2))
+    pairs = all_pairs(towers)
     losses = {
-        "srf": (lambda s: spatial_fusion(s, 0.1), lambda a, b: _spatial_reference(a, b, 0.1)),
-        "rrf": (relational_fusion, _relational_reference),
+        "srf": (
+            lambda s: spatial_fusion(s, pairs, 0.1),
+            lambda a, b: _spatial_reference(a, b, 0.1),
+        ),
+        "rrf": (lambda s: relational_fusion(s, pairs), _relational_reference),
         "contra": (
-            lambda s: contrastive_fusion(s, 0.5),
+            lambda s: contrastive_fusion(s, pairs, 0.5),
             lambda a, b: _contrastive_reference(a, b, 0.5),
         ),
     }
@@ -98,17 +107,46 @@ def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
         torch.testing.assert_close(grad, expected_grad, atol=1e-6, rtol=1e-4, msg=name)
 
 
+def test_sampled_pairs_are_distinct_seeded_and_unbiased_for_the_mean_over_pairs() -> None:
+    assert sampled_pairs(4, None) == sampled_pairs(4, 6) == all_pairs(4)
+    torch.manual_seed(0)
+    draws = [sampled_pairs(8, 3) for _ in range(4000)]
+    assert all(len(set(d)) == 3 and all(a < b for a, b in d) for d in draws)
+    torch.manual_seed(0)
+    assert sampled_pairs(8, 3) == draws[0]
+    counts = torch.zeros(28)
+    for draw in draws:
+        for pair in draw:
+            counts[all_pairs(8).index(pair)] += 1
+    # every pair equally likely (3/28 of draws each): the sampled mean estimates the full mean
+    assert (counts / len(draws) - 3 / 28).abs().max() < 0.02
+
+
+def test_objective_with_sampled_pairs_averages_only_the_drawn_pairs() -> None:
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[8], num_towers=4, init_std=0.5)
+    out = net.forward_train(torch.randint(0, 7, (16, 4)), with_hidden=True)
+    labels = torch.randint(0, 2, (16,)).float()
+    cfg = FusionConfig(kind="dtf", towers=4, beta=1.0, pairs_per_step=2)
+    torch.manual_seed(5)
+    terms = FusionObjective(cfg)(out, labels)
+    torch.manual_seed(5)
+    drawn = sampled_pairs(4, 2)
+    states = normalized_states([h[-1] for h in out.hidden])
+    assert terms["rrf"].item() == pytest.approx(relational_fusion(states, drawn).mean().item())
+
+
 def test_contrastive_fusion_with_negative_blocks_is_infonce_within_each_block() -> None:
     g = torch.Generator().manual_seed(0)
     hidden = [torch.randn(70, 8, generator=g) for _ in range(3)]
-    blocked = contrastive_fusion(normalized_states(hidden), tau=0.5, negatives=32)
+    blocked = contrastive_fusion(normalized_states(hidden), all_pairs(3), tau=0.5, negatives=32)
     blocks = [(slice(0, 32), 32), (slice(32, 64), 32), (slice(64, 70), 6)]  # the last one short
-    for value, (i, j) in zip(blocked, itertools.combinations(range(3), 2), strict=True):
+    for value, (i, j) in zip(blocked, all_pairs(3), strict=True):
         parts = [_contrastive_reference(hidden[i][r], hidden[j][r], 0.5) * n for r, n in blocks]
         assert value.item() == pytest.approx((sum(parts) / 70).item(), rel=1e-6)
-    whole = contrastive_fusion(normalized_states(hidden), tau=0.5)
+    whole = contrastive_fusion(normalized_states(hidden), all_pairs(3), tau=0.5)
     torch.testing.assert_close(
-        contrastive_fusion(normalized_states(hidden), tau=0.5, negatives=70), whole
+        contrastive_fusion(normalized_states(hidden), all_pairs(3), tau=0.5, negatives=70), whole
     )
     assert (blocked < whole).all()  # fewer negatives: a smaller log-partition
 
@@ -118,9 +156,9 @@ def test_relational_fusion_keeps_float32_under_bf16_autocast() -> None:
     g = torch.Generator().manual_seed(0)
     base = torch.randn(1024, 32, generator=g)
     states = normalized_states([base, base + 0.05 * torch.randn(1024, 32, generator=g)])
-    exact = relational_fusion(states)
+    exact = relational_fusion(states, PAIR)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        under_autocast = relational_fusion(states)
+        under_autocast = relational_fusion(states, PAIR)
     assert under_autocast.dtype == torch.float32
     torch.testing.assert_close(under_autocast, exact, atol=1e-6, rtol=1e-4)
 
@@ -128,19 +166,19 @@ def test_relational_fusion_keeps_float32_under_bf16_autocast() -> None:
 def test_fusion_losses_refuse_a_single_tower_and_mismatched_states() -> None:
     a, b = _pair()
     with pytest.raises(ValueError, match="at least 2 towers, got 1"):
-        relational_fusion(_states(a))
+        all_pairs(1)
     with pytest.raises(ValueError, match=r"must all be \(B, H\)"):
         normalized_states([a, b[:, :4]])
     with pytest.raises(ValueError, match="tau must be > 0, got 0"):
-        contrastive_fusion(_states(a, b), tau=0)
+        contrastive_fusion(_states(a, b), PAIR, tau=0)
 
 
 @pytest.mark.parametrize(
     "loss",
     [
-        lambda s: spatial_fusion(s, margin=0.0),
-        relational_fusion,
-        lambda s: contrastive_fusion(s, tau=0.5),
+        lambda s: spatial_fusion(s, PAIR, margin=0.0),
+        lambda s: relational_fusion(s, PAIR),
+        lambda s: contrastive_fusion(s, PAIR, tau=0.5),
     ],
 )
 def test_a_gradient_step_on_a_fusion_loss_moves_the_towers_together(loss) -> None:
@@ -270,6 +308,8 @@ def test_fusion_config_errors_name_key_value_and_range() -> None:
         FusionConfig(kind="kd")
     with pytest.raises(ValueError, match=r"fusion.alpha=-1 \(allowed: >= 0\)"):
         FusionConfig(kind="dtf", towers=2, alpha=-1)
+    with pytest.raises(ValueError, match=r"fusion.pairs_per_step=0 \(allowed: an int >= 1"):
+        FusionConfig(kind="dtf", towers=2, pairs_per_step=0)
     with pytest.raises(ValueError, match=r"fusion.contra_negatives=1 \(allowed: an int >= 2"):
         FusionConfig(kind="dtf", towers=2, contra_negatives=1)
     with pytest.raises(ValueError, match=r"fusion.ensemble_kd=-0.5 \(allowed: >= 0\)"):

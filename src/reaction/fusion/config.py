@@ -48,6 +48,7 @@ class FusionConfig:
     margin: float = 0.1  # m1 of L_srf
     tau: float = 0.2  # InfoNCE temperature
     contra_negatives: int | None = None  # InfoNCE negatives per sample: blocks of n rows (None: B)
+    pairs_per_step: int | None = None  # tower pairs fused per step, drawn at random (None: all)
     ensemble_kd: float = 0.0  # each tower's BCE towards the towers' (detached) mean prediction
     entropy_weight: float = 0.0
     kd_weight: float = 0.0
@@ -83,10 +84,14 @@ class FusionConfig:
             ),
             f"fusion.margin={self.margin} (allowed: >= 0)" if self.margin < 0 else None,
             f"fusion.tau={self.tau} (allowed: > 0)" if self.tau <= 0 else None,
-            f"fusion.contra_negatives={self.contra_negatives!r} (allowed: an int >= 2 or null)"
-            if self.contra_negatives is not None
-            and int_at_least("fusion.contra_negatives", self.contra_negatives, 2)
-            else None,
+            *(
+                f"fusion.{key}={value!r} (allowed: an int >= {low} or null)"
+                for key, value, low in (
+                    ("contra_negatives", self.contra_negatives, 2),
+                    ("pairs_per_step", self.pairs_per_step, 1),
+                )
+                if value is not None and int_at_least(key, value, low)
+            ),
             f"fusion.kd_temperature={self.kd_temperature} (allowed: > 0)"
             if self.kd_temperature <= 0
             else None,

@@ -1,8 +1,9 @@
 """DTF's fusion losses (REACTION.md, "DTF") for every pair of towers at once.
 
 Each takes one hidden layer of all ``T`` towers, **row-normalised once** and stacked as
-``(T, B, H)`` (``normalized_states``), and returns one value per unordered tower pair
-(``tower_pairs`` order), small when the two towers agree; its gradient flows into both towers.
+``(T, B, H)`` (``normalized_states``), and the unordered tower pairs to fuse (``all_pairs`` or
+``sampled_pairs``); it returns one value per pair, small when the two towers agree; its gradient
+flows into both towers.
 Spatial and relational fusion are exactly 0 for identical towers; InfoNCE is not (its value for
 identical towers is the log-partition of the in-batch negatives), see ``contrastive_fusion``.
 
@@ -10,7 +11,10 @@ Why batched: written per pair, the objective normalised each tower's states once
 built two ``B x B`` similarity matrices per pair for the relational term, so a training step grew
 with ``T^2 B^2``. Here normalisation is shared, spatial fusion is one batched product, and the
 relational term uses an exact identity that needs no ``B x B`` matrix (``relational_fusion``).
-Only InfoNCE needs its ``B x B`` logits; it runs once per unordered pair (it is symmetric).
+Only InfoNCE needs its ``B x B`` logits; it runs once per unordered pair (it is symmetric), over
+blocks of ``negatives`` rows if asked. All pairs still cost ``O(T^2)`` per sample against the
+towers' ``O(T)``; ``sampled_pairs`` draws ``k`` of them per step instead, an unbiased estimate of
+the mean over pairs.
 """
 
 from __future__ import annotations
@@ -23,14 +27,24 @@ import torch.nn.functional as F
 NORM_EPS = 1e-8  # a dead (all-zero) ReLU state normalises to 0: cosine 0 with everything
 
 
-def tower_pairs(num_towers: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Index tensors ``(first, second)`` of the unordered pairs ``i < j``, in ``combinations``
-    order."""
-    pairs = list(itertools.combinations(range(num_towers), 2))
-    if not pairs:
+Pairs = list[tuple[int, int]]
+
+
+def all_pairs(num_towers: int) -> Pairs:
+    """The unordered pairs ``i < j`` in ``combinations`` order."""
+    if num_towers < 2:
         raise ValueError(f"fusion needs at least 2 towers, got {num_towers}")
-    first, second = zip(*pairs, strict=True)
-    return torch.tensor(first), torch.tensor(second)
+    return list(itertools.combinations(range(num_towers), 2))
+
+
+def sampled_pairs(num_towers: int, k: int | None) -> Pairs:
+    """``k`` distinct pairs drawn uniformly (torch's seeded RNG), or all of them (``k`` None or
+    >= their number). The mean of a loss over them is an unbiased estimate of its mean over all
+    pairs."""
+    pairs = all_pairs(num_towers)
+    if k is None or k >= len(pairs):
+        return pairs
+    return [pairs[i] for i in sorted(torch.randperm(len(pairs))[:k].tolist())]
 
 
 def normalized_states(layer_per_tower: list[torch.Tensor]) -> torch.Tensor:
@@ -41,43 +55,45 @@ def normalized_states(layer_per_tower: list[torch.Tensor]) -> torch.Tensor:
     return F.normalize(torch.stack(layer_per_tower), dim=-1, eps=NORM_EPS)
 
 
-def spatial_fusion(states: torch.Tensor, margin: float) -> torch.Tensor:
+def spatial_fusion(states: torch.Tensor, pairs: Pairs, margin: float) -> torch.Tensor:
     """``L_srf = mean_i max(0, 1 - cos(h_a[i], h_b[i]) - m1)`` per pair ``(a, b)``: ``(P,)``.
 
     Per-sample alignment of one layer; the margin ``m1`` leaves positions already within
     ``1 - m1`` cosine alone, so the towers keep some freedom (identical towers: 0).
     """
-    first, second = tower_pairs(states.shape[0])
+    first, second = (torch.tensor(index) for index in zip(*pairs, strict=True))
     per_sample = states.transpose(0, 1)  # (B, T, H): one T x T cosine matrix per sample
     cosines = torch.bmm(per_sample, per_sample.transpose(1, 2))[:, first, second]  # (B, P)
     return F.relu(1.0 - cosines - margin).mean(dim=0)
 
 
-def relational_fusion(states: torch.Tensor) -> torch.Tensor:
+def relational_fusion(states: torch.Tensor, pairs: Pairs) -> torch.Tensor:
     """``L_rrf = mean (R_a - R_b)^2`` per pair, ``R = norm(H) norm(H)^T`` the in-batch cosines.
 
     Aligns the geometry of samples (which samples each tower finds alike), not the coordinates.
     For row-normalised ``A``, ``B``: ``||A A^T - B B^T||_F^2 = ||A^T A||_F^2 + ||B^T B||_F^2 -
-    2 ||A^T B||_F^2`` -- every ``H x H`` cross-Gram of all towers comes from one ``(T H)^2`` Gram
-    matrix, ``O(B (T H)^2)`` instead of ``O(T^2 B^2 H)``.
+    2 ||A^T B||_F^2``: ``H x H`` Gram matrices, ``O(B H^2)`` per pair instead of ``O(B^2 H)``,
+    each tower's own one computed once.
 
     The three norms are each about ``B^2`` and their difference is small once the towers agree,
-    so the Gram matrix is formed in float32 even under bf16/fp16 autocast (the cancellation would
+    so the Grams are formed in float32 even under bf16/fp16 autocast (the cancellation would
     lose the whole value at 8 mantissa bits). The float32 error left is ~1e-7 absolute, far below
     the term's scale; it can make a near-zero value print as -1e-7.
     """
-    towers, batch, width = states.shape
-    first, second = tower_pairs(towers)
+    batch = states.shape[1]
     with torch.autocast(states.device.type, enabled=False):
-        stacked = states.float().permute(1, 0, 2).reshape(batch, towers * width)  # (B, T H)
-        gram = (stacked.T @ stacked).view(towers, width, towers, width)
-        sq_norms = gram.pow(2).sum(dim=(1, 3))  # (T, T): ||A_s^T A_t||_F^2
-    diag = sq_norms.diagonal()
-    return (diag[first] + diag[second] - 2 * sq_norms[first, second]) / batch**2
+        towers = states.float().unbind(0)  # views: no copies, cheap backward
+
+        def gram_sq(a: int, b: int) -> torch.Tensor:
+            return (towers[a].T @ towers[b]).pow(2).sum()
+
+        own = {t: gram_sq(t, t) for t in sorted({t for pair in pairs for t in pair})}
+        values = [own[a] + own[b] - 2 * gram_sq(a, b) for a, b in pairs]
+    return torch.stack(values) / batch**2
 
 
 def contrastive_fusion(
-    states: torch.Tensor, tau: float, negatives: int | None = None
+    states: torch.Tensor, pairs: Pairs, tau: float, negatives: int | None = None
 ) -> torch.Tensor:
     """Symmetric InfoNCE per pair: sample ``i`` in tower ``a`` should match ``i`` in tower ``b``.
 
@@ -97,11 +113,11 @@ def contrastive_fusion(
         raise ValueError(f"tau must be > 0, got {tau}")
     if negatives is not None and negatives < 2:
         raise ValueError(f"negatives must be >= 2 or None, got {negatives}")
-    towers, batch = states.shape[:2]
+    batch = states.shape[1]
     block = batch if negatives is None else min(negatives, batch)
     blocks = [tower.split(block) for tower in states.unbind(0)]  # views: no copies, cheap backward
     values = []
-    for a, b in zip(*(index.tolist() for index in tower_pairs(towers)), strict=True):
+    for a, b in pairs:
         per_block = [_infonce_sum(x, y, tau) for x, y in zip(blocks[a], blocks[b], strict=True)]
         values.append(torch.stack(per_block).sum() / batch)
     return torch.stack(values)

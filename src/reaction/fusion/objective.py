@@ -30,6 +30,7 @@ from reaction.fusion.losses import (
     contrastive_fusion,
     normalized_states,
     relational_fusion,
+    sampled_pairs,
     spatial_fusion,
 )
 from reaction.models.base import ModelOutput
@@ -67,18 +68,17 @@ class FusionObjective(nn.Module):
         return self.cfg.kind == "dtf"
 
     def _pair_terms(self, out: ModelOutput) -> dict[str, torch.Tensor]:
-        """Mean over tower pairs of each fusion loss (spatial: also over hidden layers).
-
-        Each layer's states are normalised once for all pairs (``reaction.fusion.losses``).
-        """
+        """Mean over tower pairs (all, or ``pairs_per_step`` drawn for this step) of each fusion
+        loss (spatial: also over hidden layers). Each layer is normalised once for all pairs."""
+        cfg = self.cfg
+        pairs = sampled_pairs(out.num_towers, cfg.pairs_per_step)
         layers = [normalized_states(list(states)) for states in zip(*out.hidden, strict=True)]
-        spatial = torch.stack([spatial_fusion(states, self.cfg.margin) for states in layers])
+        last = layers[-1]
+        spatial = torch.stack([spatial_fusion(states, pairs, cfg.margin) for states in layers])
         return {
             "srf": spatial.mean(),
-            "rrf": relational_fusion(layers[-1]).mean(),
-            "contra": contrastive_fusion(
-                layers[-1], self.cfg.tau, self.cfg.contra_negatives
-            ).mean(),
+            "rrf": relational_fusion(last, pairs).mean(),
+            "contra": contrastive_fusion(last, pairs, cfg.tau, cfg.contra_negatives).mean(),
         }
 
     def forward(
