@@ -267,22 +267,25 @@ def test_towers_may_differ_a_plain_served_tower_beside_a_full_rank_cross_peer() 
         FEATURE_MAP,
         embedding_dim=4,
         hidden_units=[8, 6],
-        num_towers=2,
+        num_towers=3,
         serve=0,
-        cross_layers=[0, 2],
-        cross_rank=None,
+        cross_layers=[0, 2, 1],
+        cross_rank=[None, None, 3],
     )
-    plain, peer = net.towers.towers
-    assert plain.cross is None and len(peer.cross.layers) == 2
+    plain, peer, light = net.towers.towers
+    assert plain.cross is None and len(peer.cross.layers) == 2 and light.cross.low_rank == 3
     flat = net.embedding.flat_dim
     assert sum(p.numel() for p in peer.cross.parameters()) == 2 * (flat * flat + flat)
     out = net.forward_train(torch.randint(0, 7, (16, 4)), with_hidden=True)
     assert {tuple(h.shape[1] for h in tower) for tower in out.hidden} == {(8, 6)}
     assert net.served().tower is plain
-    with pytest.raises(
-        ValueError, match=r"cross_layers=\[0, 1, 2\] names 3 towers, the model has 2"
-    ):
-        REACTION(FEATURE_MAP, num_towers=2, cross_layers=[0, 1, 2])
+    # the last entry repeats for further towers: [0, 2] is "plain served tower, crossed peers"
+    four = REACTION(FEATURE_MAP, num_towers=4, cross_layers=[0, 2], cross_rank=None)
+    assert [len(t.cross.layers) if t.cross else 0 for t in four.towers.towers] == [0, 2, 2, 2]
+    alone = REACTION(FEATURE_MAP, num_towers=1, cross_layers=[0, 2])
+    assert alone.towers.towers[0].cross is None  # fusion.towers=1: the served tower alone
+    with pytest.raises(ValueError, match=r"cross_layers=\[\] \(allowed: a value or a non-empty"):
+        REACTION(FEATURE_MAP, num_towers=2, cross_layers=[])
 
 
 def test_served_tower_reproduces_the_trained_towers_prediction_exactly() -> None:

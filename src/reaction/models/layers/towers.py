@@ -40,13 +40,15 @@ def serve_problem(serve: object, num_towers: int) -> str | None:
 def per_tower(
     value: int | None | Sequence[int | None], num_towers: int, name: str
 ) -> list[int | None]:
-    """One value for every tower, or a list with exactly one per tower."""
+    """One value for every tower, or a list: tower ``k`` takes entry ``k`` and towers past its
+    end its last entry, so ``[0, 3]`` means "the served tower 0 plain, every peer 3" at any
+    tower count (entries past ``num_towers`` describe peers this run does not train)."""
     if value is None or isinstance(value, int):
         return [value] * num_towers
     values = list(value)
-    if len(values) != num_towers:
-        raise ValueError(f"{name}={values} names {len(values)} towers, the model has {num_towers}")
-    return values
+    if not values:
+        raise ValueError(f"{name}=[] (allowed: a value or a non-empty list, one per tower)")
+    return [values[min(k, len(values) - 1)] for k in range(num_towers)]
 
 
 # ``(T, B)`` logits and, per tower, its hidden layers ``(B, H_l)``: what DTF fuses.
