@@ -255,8 +255,24 @@ def encode_field(
 
     The single definition of the id rule, shared by preprocessing and the serving encoder.
     """
-    ids = value.replace_strict(vocab["value"], vocab["id"], default=OOV_ID, return_dtype=dtype)
+    if vocab["value"].dtype == pl.String and _ids_in_row_order(vocab):
+        ids = _position_ids(value, vocab["value"], dtype)
+    else:
+        ids = value.replace_strict(vocab["value"], vocab["id"], default=OOV_ID, return_dtype=dtype)
     return pl.when(value.is_null()).then(pl.lit(MISSING_ID, dtype)).otherwise(ids).alias(name)
+
+
+def _ids_in_row_order(vocab: pl.DataFrame) -> bool:
+    """Row ``i`` holds id ``NUM_SPECIAL_IDS + i`` (how ``fit_vocabs`` and its files order it)."""
+    ids = vocab["id"]
+    return ids.is_empty() or (ids[0] == NUM_SPECIAL_IDS and ids.diff().drop_nulls().eq(1).all())
+
+
+def _position_ids(value: pl.Expr, strings: pl.Series, dtype: type[pl.DataType]) -> pl.Expr:
+    """String -> NUM_SPECIAL_IDS + its row in the vocabulary, OOV_ID when absent: a cast to an
+    ``Enum`` of the vocabulary, which looks strings up a third cheaper than ``replace_strict``."""
+    rows = value.cast(pl.Enum(strings), strict=False).to_physical().cast(dtype)
+    return (rows + NUM_SPECIAL_IDS).fill_null(OOV_ID)
 
 
 def _encode(values: pl.LazyFrame, raw: RawSplits, vocabs: list[pl.DataFrame]) -> pl.LazyFrame:
