@@ -3,7 +3,7 @@
 Everything is fitted on the training split only (vocabularies, quantile edges), so validation and
 test rows are encoded exactly as unseen serving traffic would be. No per-row Python, and memory
 bounded whatever the row count: vocabularies by streaming group-by counts, one field at a time
-(``reaction.data.vocab``); ids by polars ``replace_strict`` lookups over batches of
+(``reaction.data.vocab``); ids by vocabulary lookups (``encode_field``) over batches of
 ``ENCODE_BATCH_ROWS`` rows written row group by row group (``reaction.data.batched``).
 
 Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
