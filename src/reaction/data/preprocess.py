@@ -275,14 +275,14 @@ def _position_ids(value: pl.Expr, strings: pl.Series, dtype: type[pl.DataType]) 
     return (rows + NUM_SPECIAL_IDS).fill_null(OOV_ID)
 
 
-def _encode(values: pl.LazyFrame, raw: RawSplits, vocabs: list[pl.DataFrame]) -> pl.LazyFrame:
-    """Field values -> Int32 ids (``encode_field``); labels -> Float32."""
+def _encode_exprs(raw: RawSplits, vocabs: list[pl.DataFrame]) -> list[pl.Expr]:
+    """Field values -> Int32 ids (``encode_field``); labels -> Float32. Built once per build and
+    reused for every batch: an ``Enum`` of a large vocabulary takes seconds to build."""
     exprs = [
         encode_field(pl.col(field), vocab, field)
         for field, vocab in zip(raw.fields, vocabs, strict=True)
     ]
-    exprs += [pl.col(c).cast(pl.Float32) for c in raw.labels]
-    return values.select(exprs)
+    return exprs + [pl.col(c).cast(pl.Float32) for c in raw.labels]
 
 
 def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None:
@@ -297,9 +297,10 @@ def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None
     for field, vocab in zip(raw.fields, vocabs, strict=True):
         vocab.write_parquet(out / VOCAB_DIR / f"{field}.parquet")
 
+    ids = _encode_exprs(raw, vocabs)
+
     def encode(frame: pl.DataFrame) -> pl.DataFrame:
-        values = frame.lazy().select(_raw_exprs(raw)).select(value_exprs)
-        return _encode(values, raw, vocabs).collect()
+        return frame.lazy().select(_raw_exprs(raw)).select(value_exprs).select(ids).collect()
 
     empty = pl.DataFrame(schema={c: pl.Null for c in raw.columns})
     batch_rows = max(config.row_group_rows, ENCODE_BATCH_ROWS)
