@@ -1,6 +1,6 @@
 """Scale benchmark of the data path: rows/s, CPU and peak RSS per stage, before and after.
 
-    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 --baseline-ref a13238c
+    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 --baseline-ref a206dba
     .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 10000000 --files 10
 
 For each size it writes a Criteo Kaggle ``train.txt`` (TAB-separated, 40 fields, empty =
