@@ -4,9 +4,9 @@ The zstd write of one batch runs on a background thread (pyarrow releases the GI
 next batch is read and transformed; at most one write is in flight, so memory stays two batches.
 
 Why not a lazy ``sink_parquet``: polars' streaming engine cannot stream every expression (the
-vocabulary lookups with ``replace_strict``) and silently falls back to materialising the whole
-query: 5.7 GB RSS to encode 8M Criteo rows. Here memory is one batch plus the transform's own
-state, whatever the file size, and every row group but the last has exactly ``row_group_rows``.
+vocabulary lookups) and silently falls back to materialising the whole query: 5.7 GB RSS to
+encode 8M Criteo rows. Here memory is two batches plus the transform's own state, whatever the
+file size, and every row group but the last has exactly ``row_group_rows``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
-"""A text file as chunks of physical lines: bounded memory, exact line numbers, bad UTF-8 kept.
+"""A text file as blocks of physical lines: bounded memory, exact line numbers, bad UTF-8 kept.
 
-Each chunk is a ``DataFrame(line: UInt64, text: String)``; ``line`` is the 1-based physical line
-number and ``text`` the line without its ``\\n`` (and a ``\\r`` before it), or null when the line
-is not valid UTF-8. Lines are never stripped otherwise: Criteo rows end in TABs when their last
-fields are empty. A file without a final newline still yields its last line; a final newline does
-not make an extra empty line. A leading UTF-8 byte-order mark is dropped.
+``iter_blocks`` yields the raw bytes of whole lines with their line numbers (what the CSV-reader
+fast path parses); ``lines_frame`` turns a block into a ``DataFrame(line: UInt64, text: String)``
+for the general path: ``line`` is the 1-based physical line number and ``text`` the line without
+its ``\\n`` (and a ``\\r`` before it), or null when the line is not valid UTF-8. Lines are never
+stripped otherwise: Criteo rows end in TABs when their last fields are empty. A file without a
+final newline still yields its last line; a final newline does not make an extra empty line. A
+leading UTF-8 byte-order mark is dropped.
 """
 
 from __future__ import annotations
@@ -23,14 +25,6 @@ LINE = "line"
 TEXT = "text"
 _NEWLINE = 10
 _BOM = b"\xef\xbb\xbf"
-
-
-def iter_lines(
-    path: Path, chunk_bytes: int = 32 << 20, max_line_bytes: int = 256 << 20
-) -> Iterator[pl.DataFrame]:
-    """Chunks of about ``chunk_bytes`` of whole lines as ``(line, text)`` frames."""
-    for block in iter_blocks(path, chunk_bytes, max_line_bytes):
-        yield lines_frame(block.data, block.first_line)
 
 
 class Block(NamedTuple):
