@@ -50,8 +50,8 @@ bench-analyze: $(STAMP)  ## feature report at 1M and 10M rows: rows/s and peak R
 bench-afe: $(STAMP)  ## AFE selection time on 400k and 1M Criteo-schema rows
 	$(BIN)/python benchmarks/afe_scale.py --workdir outputs/bench_afe
 
-# the data path before issue 18, measured alongside the current one by bench-preprocess
-BASELINE_REF ?= a13238c
+# the data path before the prep-speed rewrite (issue 18 item 1), measured alongside by bench-preprocess
+BASELINE_REF ?= a206dba
 
 bench-preprocess: $(STAMP)  ## 1M and 10M Criteo-format rows: ingest/encode/loader rows/s, CPU, peak RSS, before vs now; a 10-file folder with 1/2/4 processes (tens of minutes, ~12 GB disk)
 	$(BIN)/python benchmarks/preprocess_scale.py --workdir outputs/bench_preprocess --baseline-ref $(BASELINE_REF) --files 10

@@ -1,6 +1,6 @@
 """Scale benchmark of the data path: rows/s, CPU and peak RSS per stage, before and after.
 
-    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 --baseline-ref a13238c
+    .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 --baseline-ref a206dba
     .venv/bin/python benchmarks/preprocess_scale.py --rows 1000000 10000000 --files 10
 
 For each size it writes a Criteo Kaggle ``train.txt`` (TAB-separated, 40 fields, empty =
@@ -183,15 +183,27 @@ def _rate(stage: dict, rows: int) -> str:
     return f"{rows / stage['seconds']:,.0f}"
 
 
+def _both(version: dict, key: str) -> float:
+    """Ingest + encode ``seconds`` or ``cpu_s`` of one code version."""
+    return version["ingest"][key] + version["encode"][key]
+
+
 def _table(results: list[dict], names: list[str]) -> str:
+    """Per size and code version; ratios are against the first version (the baseline) of the
+    same run, so both sides saw the same machine load."""
     lines = ["| rows | code | ingest rows/s | ingest CPU s | ingest peak RSS MB | encode rows/s "
-             "| encode CPU s | encode peak RSS MB | both stages rows/s | loader rows/s "
-             "(source, workers) | encoded files |", "|" + "---|" * 11]  # fmt: skip
+             "| encode CPU s | encode peak RSS MB | both stages rows/s | both vs first: wall, "
+             "CPU | loader rows/s (source, workers) | encoded files |",
+             "|" + "---|" * 12]  # fmt: skip
     for r in results:
+        first = r[names[0]]
         for name in names:
             v, n = r[name], r["rows"]
             ing, enc = v["ingest"], v["encode"]
             both = n / (ing["seconds"] + enc["seconds"])
+            ratios = f"{_both(first, 'seconds') / _both(v, 'seconds'):.2f}x, " + (
+                f"{_both(first, 'cpu_s') / _both(v, 'cpu_s'):.2f}x"
+            )
             loads = ", ".join(
                 f"{s['rows_per_s']:,.0f} ({s['source']}, {s['workers']})" for s in v["loader"]
             )
@@ -199,7 +211,7 @@ def _table(results: list[dict], names: list[str]) -> str:
             lines.append(
                 f"| {n:,} | {name} | {_rate(ing, ing['rows_read'])} | {ing['cpu_s']:.1f} "
                 f"| {ing['peak_rss_mb']:.0f} | {_rate(enc, enc['rows'])} | {enc['cpu_s']:.1f} "
-                f"| {enc['peak_rss_mb']:.0f} | {both:,.0f} | {loads} "
+                f"| {enc['peak_rss_mb']:.0f} | {both:,.0f} | {ratios} | {loads} "
                 f"| {'identical' if same else 'DIFFERENT'} |"
             )
     return "\n".join(lines)

@@ -23,7 +23,7 @@ from reaction.data.formats.bad_rows import BadInputError
 from reaction.data.formats.criteo import criteo
 from reaction.data.formats.ingest import IngestOptions
 from reaction.data.formats.ingest import ingest as ingest_plans
-from reaction.data.formats.lines import iter_lines
+from reaction.data.formats.lines import iter_blocks
 from reaction.data.formats.splits import FilePlan
 from reaction.data.formats.table import Label, TableFormat
 from reaction.data.formats.tabular import tabular
@@ -202,7 +202,7 @@ def test_overlong_line_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "blob.txt"
     path.write_bytes(b"x" * 5000)
     with pytest.raises(BadInputError, match=r"blob\.txt:1: line longer than 1000 bytes"):
-        list(iter_lines(path, chunk_bytes=100, max_line_bytes=1000))
+        list(iter_blocks(path, chunk_bytes=100, max_line_bytes=1000))
 
 
 def test_unbalanced_quote_and_bad_avazu_hour(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 Everything is fitted on the training split only (vocabularies, quantile edges), so validation and
 test rows are encoded exactly as unseen serving traffic would be. No per-row Python, and memory
 bounded whatever the row count: vocabularies by streaming group-by counts, one field at a time
-(``reaction.data.vocab``); ids by polars ``replace_strict`` lookups over batches of
+(``reaction.data.vocab``); ids by vocabulary lookups (``encode_field``) over batches of
 ``ENCODE_BATCH_ROWS`` rows written row group by row group (``reaction.data.batched``).
 
 Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
@@ -255,18 +255,34 @@ def encode_field(
 
     The single definition of the id rule, shared by preprocessing and the serving encoder.
     """
-    ids = value.replace_strict(vocab["value"], vocab["id"], default=OOV_ID, return_dtype=dtype)
+    if vocab["value"].dtype == pl.String and _ids_in_row_order(vocab):
+        ids = _position_ids(value, vocab["value"], dtype)
+    else:
+        ids = value.replace_strict(vocab["value"], vocab["id"], default=OOV_ID, return_dtype=dtype)
     return pl.when(value.is_null()).then(pl.lit(MISSING_ID, dtype)).otherwise(ids).alias(name)
 
 
-def _encode(values: pl.LazyFrame, raw: RawSplits, vocabs: list[pl.DataFrame]) -> pl.LazyFrame:
-    """Field values -> Int32 ids (``encode_field``); labels -> Float32."""
+def _ids_in_row_order(vocab: pl.DataFrame) -> bool:
+    """Row ``i`` holds id ``NUM_SPECIAL_IDS + i`` (how ``fit_vocabs`` and its files order it)."""
+    ids = vocab["id"]
+    return ids.is_empty() or (ids[0] == NUM_SPECIAL_IDS and ids.diff().drop_nulls().eq(1).all())
+
+
+def _position_ids(value: pl.Expr, strings: pl.Series, dtype: type[pl.DataType]) -> pl.Expr:
+    """String -> NUM_SPECIAL_IDS + its row in the vocabulary, OOV_ID when absent: a cast to an
+    ``Enum`` of the vocabulary, which looks strings up a third cheaper than ``replace_strict``."""
+    rows = value.cast(pl.Enum(strings), strict=False).to_physical().cast(dtype)
+    return (rows + NUM_SPECIAL_IDS).fill_null(OOV_ID)
+
+
+def _encode_exprs(raw: RawSplits, vocabs: list[pl.DataFrame]) -> list[pl.Expr]:
+    """Field values -> Int32 ids (``encode_field``); labels -> Float32. Built once per build and
+    reused for every batch: an ``Enum`` of a large vocabulary takes seconds to build."""
     exprs = [
         encode_field(pl.col(field), vocab, field)
         for field, vocab in zip(raw.fields, vocabs, strict=True)
     ]
-    exprs += [pl.col(c).cast(pl.Float32) for c in raw.labels]
-    return values.select(exprs)
+    return exprs + [pl.col(c).cast(pl.Float32) for c in raw.labels]
 
 
 def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None:
@@ -281,9 +297,10 @@ def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None
     for field, vocab in zip(raw.fields, vocabs, strict=True):
         vocab.write_parquet(out / VOCAB_DIR / f"{field}.parquet")
 
+    ids = _encode_exprs(raw, vocabs)
+
     def encode(frame: pl.DataFrame) -> pl.DataFrame:
-        values = frame.lazy().select(_raw_exprs(raw)).select(value_exprs)
-        return _encode(values, raw, vocabs).collect()
+        return frame.lazy().select(_raw_exprs(raw)).select(value_exprs).select(ids).collect()
 
     empty = pl.DataFrame(schema={c: pl.Null for c in raw.columns})
     batch_rows = max(config.row_group_rows, ENCODE_BATCH_ROWS)

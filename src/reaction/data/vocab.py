@@ -19,15 +19,25 @@ def fit_vocabs(values: pl.LazyFrame, fields: tuple[str, ...], min_count: int) ->
 
     One field at a time, so the peak memory follows the largest field's count table rather than
     the sum over fields; a field with more than ``MAX_VALUES_PER_PASS`` distinct values (by a
-    HyperLogLog estimate) is counted in ``ceil(distinct / MAX_VALUES_PER_PASS)`` hash partitions,
-    one pass over the column each, so no count table grows past the cap however long the tail.
+    HyperLogLog estimate, skipped when the split has fewer rows than the cap) is counted in
+    ``ceil(distinct / MAX_VALUES_PER_PASS)`` hash partitions, one pass over the column each, so
+    no count table grows past the cap however long the tail.
     """
-    estimate = values.select(pl.col(f).approx_n_unique() for f in fields)
-    distinct = estimate.collect(engine="streaming").row(0)
+    distinct = _distinct_bounds(values, fields)
     return [
-        _fit_vocab(values, f, min_count, -(-int(n) // MAX_VALUES_PER_PASS))
+        _fit_vocab(values, f, min_count, -(-n // MAX_VALUES_PER_PASS))
         for f, n in zip(fields, distinct, strict=True)
     ]
+
+
+def _distinct_bounds(values: pl.LazyFrame, fields: tuple[str, ...]) -> tuple[int, ...]:
+    """Upper bounds of each field's distinct values: the row count where that is under the cap
+    (read from the parquet footers), else a HyperLogLog estimate (a pass over every column)."""
+    rows = int(values.select(pl.len()).collect().item())
+    if rows <= MAX_VALUES_PER_PASS:
+        return (rows,) * len(fields)
+    estimate = values.select(pl.col(f).approx_n_unique() for f in fields)
+    return tuple(int(n) for n in estimate.collect(engine="streaming").row(0))
 
 
 def _fit_vocab(values: pl.LazyFrame, field: str, min_count: int, parts: int) -> pl.DataFrame:

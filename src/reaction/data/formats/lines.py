@@ -1,16 +1,19 @@
-"""A text file as chunks of physical lines: bounded memory, exact line numbers, bad UTF-8 kept.
+"""A text file as blocks of physical lines: bounded memory, exact line numbers, bad UTF-8 kept.
 
-Each chunk is a ``DataFrame(line: UInt64, text: String)``; ``line`` is the 1-based physical line
-number and ``text`` the line without its ``\\n`` (and a ``\\r`` before it), or null when the line
-is not valid UTF-8. Lines are never stripped otherwise: Criteo rows end in TABs when their last
-fields are empty. A file without a final newline still yields its last line; a final newline does
-not make an extra empty line. A leading UTF-8 byte-order mark is dropped.
+``iter_blocks`` yields the raw bytes of whole lines with their line numbers (what the CSV-reader
+fast path parses); ``lines_frame`` turns a block into a ``DataFrame(line: UInt64, text: String)``
+for the general path: ``line`` is the 1-based physical line number and ``text`` the line without
+its ``\\n`` (and a ``\\r`` before it), or null when the line is not valid UTF-8. Lines are never
+stripped otherwise: Criteo rows end in TABs when their last fields are empty. A file without a
+final newline still yields its last line; a final newline does not make an extra empty line. A
+leading UTF-8 byte-order mark is dropped.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import polars as pl
@@ -24,11 +27,22 @@ _NEWLINE = 10
 _BOM = b"\xef\xbb\xbf"
 
 
-def iter_lines(
+class Block(NamedTuple):
+    """Raw bytes of whole lines: ``lines`` of them, numbered from ``first_line``."""
+
+    data: memoryview
+    first_line: int
+    lines: int
+
+
+def iter_blocks(
     path: Path, chunk_bytes: int = 32 << 20, max_line_bytes: int = 256 << 20
-) -> Iterator[pl.DataFrame]:
-    """Chunks of about ``chunk_bytes`` of whole lines; a line longer than ``max_line_bytes`` is
-    an error (a binary or newline-less file would otherwise be read into memory whole)."""
+) -> Iterator[Block]:
+    """Blocks of about ``chunk_bytes`` of whole lines, raw, with their line numbers.
+
+    A line longer than ``max_line_bytes`` is an error (a binary or newline-less file would
+    otherwise be read into memory whole).
+    """
     first_line = 1
     carry = b""
     with path.open("rb") as fh:
@@ -44,12 +58,12 @@ def iter_lines(
                     )
                 carry = buf
                 continue
-            chunk = _lines(memoryview(buf)[:cut], first_line)
             carry = buf[cut:]
-            first_line += chunk.height
-            yield chunk
+            lines = buf.count(b"\n", 0, cut)
+            yield Block(memoryview(buf)[:cut], first_line, lines)
+            first_line += lines
     if carry:
-        yield _lines(memoryview(carry), first_line)
+        yield Block(memoryview(carry), first_line, 1)
 
 
 def count_lines(path: Path, chunk_bytes: int = 32 << 20) -> int:
@@ -62,8 +76,8 @@ def count_lines(path: Path, chunk_bytes: int = 32 << 20) -> int:
     return lines + (last != b"\n")
 
 
-def _lines(buf: memoryview, first_line: int) -> pl.DataFrame:
-    """One chunk of lines; zero-copy into arrow when the whole chunk is valid UTF-8."""
+def lines_frame(buf: memoryview, first_line: int) -> pl.DataFrame:
+    """One block of lines as ``(line, text)``; zero-copy into arrow when it is valid UTF-8."""
     data = np.frombuffer(buf, dtype=np.uint8)
     ends = np.flatnonzero(data == _NEWLINE) + 1
     if len(ends) == 0 or ends[-1] != len(data):

@@ -29,9 +29,9 @@ from reaction.data.formats.ingest import (
     IngestOptions,
     SplitWriters,
     ingest_file,
+    output_schema,
     write_report,
 )
-from reaction.data.formats.rows import empty_output
 from reaction.data.formats.splits import SPLIT_CODES, FilePlan
 from reaction.data.formats.table import TableFormat
 
@@ -60,7 +60,7 @@ def ingest_part(
 
 def merge_parts(fmt: TableFormat, parts: list[Path], out: Path) -> None:
     """Row groups of every part, in part order, into ``out/<split>.parquet`` (the merge job)."""
-    schema = empty_output(fmt).to_arrow().schema
+    schema = output_schema(fmt)
     for split in SPLIT_CODES:
         files = [pq.ParquetFile(part / f"{split}.parquet") for part in parts]
         groups = [(f, g) for f in files for g in range(f.num_row_groups)]

@@ -23,6 +23,7 @@ from reaction.data.formats.table import Check, Label, TableFormat
 
 _FIELDS = "_fields"
 _FAILED = "_failed"
+_PARSED = "_parsed_"  # prefix of a numeric column's parsed Float64 copy
 _PREVIEW = 40  # characters of an offending value quoted in a message
 
 
@@ -64,10 +65,18 @@ def split_lines(
 
 
 def typed_rows(raw: pl.DataFrame, fmt: TableFormat) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``line`` + raw columns -> (``line`` + ``fmt.outputs`` typed, bad rows)."""
+    """``line`` + raw columns -> (``line`` + ``fmt.outputs`` typed, bad rows).
+
+    Numeric strings are parsed once (the check and the output read the same parsed column), and
+    no column is rewritten or filtered where nothing changes: each would copy every string.
+    """
     strings = [c for c, dtype in raw.schema.items() if dtype == pl.String and c != LINE]
-    frame = raw.with_columns(_blank_to_null(c) for c in strings)
-    checks = _checks(fmt, set(strings))
+    frame = raw.with_columns(_blank_to_null(c) for c in _with_blanks(raw, strings))
+    parsed = _parsed_numerics(fmt, set(strings))
+    frame = frame.with_columns(
+        pl.col(c).cast(pl.Float64, strict=False).alias(p) for c, p in parsed.items()
+    )
+    checks = _checks(fmt, parsed)
     failed: pl.Expr = pl.lit(None, dtype=pl.Int32)
     if checks:
         chain = pl.when(checks[0].bad.fill_null(True)).then(pl.lit(0, dtype=pl.Int32))
@@ -76,19 +85,31 @@ def typed_rows(raw: pl.DataFrame, fmt: TableFormat) -> tuple[pl.DataFrame, pl.Da
         failed = chain
     frame = frame.with_columns(failed.alias(_FAILED))
     bad = frame.filter(pl.col(_FAILED).is_not_null())
+    good = frame
     if not bad.is_empty():
-        kinds = pl.lit(None, dtype=pl.String)
-        messages = pl.lit(None, dtype=pl.String)
-        for i, check in reversed(list(enumerate(checks))):
-            hit = pl.col(_FAILED) == i
-            kinds = pl.when(hit).then(pl.lit(check.kind)).otherwise(kinds)
-            messages = pl.when(hit).then(check.message).otherwise(messages)
-        bad = bad.select(LINE, kinds.alias("kind"), messages.alias("message"))
+        bad = bad.select(LINE, *_explained(checks))
+        good = frame.filter(pl.col(_FAILED).is_null())
     else:
         bad = pl.DataFrame(schema=BAD_SCHEMA)
-    good = frame.filter(pl.col(_FAILED).is_null())
     good = good.with_columns(e for d in fmt.derivations for e in d.exprs())
-    return good.select(LINE, *_output_exprs(fmt)), bad
+    return good.select(LINE, *_output_exprs(fmt, parsed)), bad
+
+
+def _explained(checks: list[Check]) -> tuple[pl.Expr, pl.Expr]:
+    """``kind`` and ``message`` of each bad row's first failing check."""
+    kinds = pl.lit(None, dtype=pl.String)
+    messages = pl.lit(None, dtype=pl.String)
+    for i, check in reversed(list(enumerate(checks))):
+        hit = pl.col(_FAILED) == i
+        kinds = pl.when(hit).then(pl.lit(check.kind)).otherwise(kinds)
+        messages = pl.when(hit).then(check.message).otherwise(messages)
+    return kinds.alias("kind"), messages.alias("message")
+
+
+def _parsed_numerics(fmt: TableFormat, strings: set[str]) -> dict[str, str]:
+    """Raw numeric String columns -> the name of their parsed Float64 column."""
+    derived = set(fmt.derived)
+    return {c: f"{_PARSED}{c}" for c in fmt.numeric if c in strings and c not in derived}
 
 
 def empty_output(fmt: TableFormat) -> pl.DataFrame:
@@ -120,6 +141,14 @@ def _csv_fields(text: str, separator: str, quote: str) -> list[str] | None:
         return None
 
 
+def _with_blanks(raw: pl.DataFrame, strings: list[str]) -> list[str]:
+    """The String columns holding an empty string (the CSV reader already made them null)."""
+    if not strings:
+        return []
+    blanks = raw.select((pl.col(c).str.len_bytes() == 0).any() for c in strings).row(0)
+    return [c for c, blank in zip(strings, blanks, strict=True) if blank]
+
+
 def _blank_to_null(column: str) -> pl.Expr:
     return pl.when(pl.col(column).str.len_bytes() > 0).then(pl.col(column)).alias(column)
 
@@ -128,25 +157,18 @@ def _preview(column: str) -> pl.Expr:
     return pl.col(column).cast(pl.String).str.slice(0, _PREVIEW)
 
 
-def _checks(fmt: TableFormat, strings: set[str]) -> list[Check]:
+def _checks(fmt: TableFormat, parsed: dict[str, str]) -> list[Check]:
     """Every check of a row, in the order that names its first problem."""
     checks = [_label_check(label) for label in fmt.labels]
     checks += [c for d in fmt.derivations for c in d.checks()]
-    derived = set(fmt.derived)
-    for column in fmt.numeric:
-        if column in strings and column not in derived:
-            parsed = pl.col(column).cast(pl.Float64, strict=False)
-            checks.append(
-                Check(
-                    "not_a_number",
-                    pl.col(column).is_not_null() & parsed.is_null(),
-                    pl.format(
-                        "column '{}': '{}' is not a number",
-                        pl.lit(column),
-                        _preview(column),
-                    ),
-                )
+    for column, number in parsed.items():
+        checks.append(
+            Check(
+                "not_a_number",
+                pl.col(column).is_not_null() & pl.col(number).is_null(),
+                pl.format("column '{}': '{}' is not a number", pl.lit(column), _preview(column)),
             )
+        )
     return checks
 
 
@@ -177,12 +199,12 @@ def _label_check(label: Label) -> Check:
     return Check("bad_label", bad, message)
 
 
-def _output_exprs(fmt: TableFormat) -> list[pl.Expr]:
+def _output_exprs(fmt: TableFormat, parsed: dict[str, str]) -> list[pl.Expr]:
     exprs = []
     for label in fmt.labels:
         value = _label_value(label)
         value = value > 0 if label.rule == "count" else value
         exprs.append(value.cast(pl.Float32).alias(label.name))
-    exprs += [pl.col(c).cast(pl.Float64, strict=False) for c in fmt.numeric]
+    exprs += [pl.col(parsed.get(c, c)).cast(pl.Float64, strict=False).alias(c) for c in fmt.numeric]
     exprs += [pl.col(c).cast(pl.String) for c in fmt.categorical]
     return exprs
