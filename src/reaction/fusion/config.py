@@ -27,6 +27,7 @@ _READ = {  # the keys each kind reads besides kind, towers and parametrization
         "margin",
         "tau",
         "contra_negatives",
+        "pairs_per_step",
         "ensemble_kd",
         "schedule",
     ),
