@@ -10,7 +10,7 @@ import resource
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,22 +132,36 @@ def bench_training(cfg: DictConfig, datamodule: CTRDataModule) -> dict[str, floa
     return median_step_ms(timers, cfg.train_steps)
 
 
-def bench_towers(cfg: DictConfig, feature_map: FeatureMap, batch_size: int) -> dict[str, float]:
-    """REACTION's training step with each of ``cfg.towers`` towers, as ``reaction_t<T>``.
+def tower_timers(
+    feature_map: FeatureMap,
+    batch_size: int,
+    towers: Sequence[int],
+    overrides: Sequence[str] = (),
+    seed: int = 0,
+) -> dict[str, StepTimer]:
+    """REACTION's training step with each tower count, as ``reaction_t<T>`` (needs Hydra's
+    config store initialised: inside ``reaction-bench`` or ``initialize_config_dir``).
 
     The net and the fusion objective come from ``reaction-train model=reaction`` itself (its DTF
     losses and weights), with ``afe=none`` so that every model here sees the same input fields;
-    ``cfg.tower_overrides`` (train overrides, e.g. ``fusion.contra_negatives=256``) try variants.
+    ``overrides`` (train overrides, e.g. ``fusion.contra_negatives=256``) try variants.
     """
-    features = random_features(feature_map, batch_size, seed=cfg.seed)
+    features = random_features(feature_map, batch_size, seed=seed)
     timers = {}
-    for towers in cfg.towers:
-        overrides = ["model=reaction", "afe=none", f"fusion.towers={towers}", *cfg.tower_overrides]
-        train_cfg = compose("train", overrides=overrides)
-        torch.manual_seed(cfg.seed)
+    for count in towers:
+        train_cfg = compose(
+            "train", overrides=["model=reaction", "afe=none", f"fusion.towers={count}", *overrides]
+        )
+        torch.manual_seed(seed)
         net = instantiate(train_cfg.model.net, _partial_=True)(feature_map=feature_map)
         objective = FusionObjective(fusion_config(train_cfg.fusion))
-        timers[f"reaction_t{towers}"] = training_step(net, features, objective)
+        timers[f"reaction_t{count}"] = training_step(net, features, objective)
+    return timers
+
+
+def bench_towers(cfg: DictConfig, feature_map: FeatureMap, batch_size: int) -> dict[str, float]:
+    """Median ms of REACTION's training step per tower count in ``cfg.towers``."""
+    timers = tower_timers(feature_map, batch_size, cfg.towers, cfg.tower_overrides, cfg.seed)
     return median_step_ms(timers, cfg.train_steps)
 
 
