@@ -5,8 +5,9 @@
 A run's ``results.json`` holds the latency measured when it finished, possibly while other jobs
 shared the machine; a comparison of latencies wants every model timed in one quiet process. Each
 run is reopened with ``reaction.runs.load_run`` (its served model: AFE plan + the served tower for
-REACTION) and measured with ``cost_report`` (batch 4096, median of ``--repeats`` passes, the
-thread count of this process). Prints a Markdown table; numbers are machine-dependent.
+REACTION) and measured with ``cost_report`` (each ``--batch`` size, default 4096; 1 is a single
+request; median of ``--repeats`` passes, the thread count of this process). Prints a Markdown
+table; numbers are machine-dependent.
 """
 
 from __future__ import annotations
@@ -25,8 +26,6 @@ COLUMNS = (
     ("params", keys.PARAMS_TOTAL, "{:,.0f}"),
     ("embedding", keys.PARAMS_EMBEDDING, "{:,.0f}"),
     ("FLOPs/sample", keys.FLOPS_PER_SAMPLE, "{:,.0f}"),
-    ("ms/4096", keys.LATENCY_MS_PER_BATCH, "{:.2f}"),
-    ("samples/s", keys.THROUGHPUT, "{:,.0f}"),
 )
 
 
@@ -34,16 +33,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs", type=Path, nargs="+")
     parser.add_argument("--repeats", type=int, default=50)
+    parser.add_argument(
+        "--batch", type=int, nargs="+", default=[4096], help="batch sizes (1: a single request)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    lines = [
-        "| run | " + " | ".join(c[0] for c in COLUMNS) + " |",
-        "|---" * (len(COLUMNS) + 1) + "|",
-    ]
+    headers = [c[0] for c in COLUMNS] + [f"ms/{b}" for b in args.batch]
+    lines = ["| run | " + " | ".join(headers) + " |", "|---" * (len(headers) + 1) + "|"]
     for run_dir in args.runs:
         run = load_run(run_dir)
-        costs = cost_report(run.net, run.datamodule.feature_map, repeats=args.repeats)
-        cells = [fmt.format(costs[key]) for _, key, fmt in COLUMNS]
+        fm = run.datamodule.feature_map
+        per_batch = [cost_report(run.net, fm, batch, repeats=args.repeats) for batch in args.batch]
+        cells = [fmt.format(per_batch[0][key]) for _, key, fmt in COLUMNS]
+        cells += [f"{costs[keys.LATENCY_MS_PER_BATCH]:.3f}" for costs in per_batch]
         lines.append(f"| {run_dir.name} | " + " | ".join(cells) + " |")
     print(f"torch threads: {torch.get_num_threads()}")  # noqa: T201 - the benchmark's output
     print("\n".join(lines))  # noqa: T201
