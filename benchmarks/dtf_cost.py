@@ -34,6 +34,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[1024, 4096])
     parser.add_argument("--towers", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
     parser.add_argument("--out", default=None, help="also write the numbers to this JSON file")
     args = parser.parse_args()
     torch.set_flush_denormal(True)
@@ -44,15 +45,15 @@ def main() -> None:
         for batch in args.batch:
             timers = {
                 f"{variant} {name}": timer
-                for variant, overrides in VARIANTS.items()
+                for variant in args.variants
                 for name, timer in tower_timers(
-                    datamodule.feature_map, batch, args.towers, overrides
+                    datamodule.feature_map, batch, args.towers, VARIANTS[variant]
                 ).items()
             }
             ms = median_step_ms(timers, args.steps)
             report[str(batch)] = ms
             print(f"batch {batch} ({torch.get_num_threads()} threads): ms per step (x one tower)")
-            for variant in VARIANTS:
+            for variant in args.variants:
                 step = {t: ms[f"{variant} reaction_t{t}"] for t in args.towers}
                 cells = [f"t{t} {step[t]:.0f} ({step[t] / step[1]:.2f}x)" for t in args.towers]
                 print(f"  {variant:18s} " + "  ".join(cells))

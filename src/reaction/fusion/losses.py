@@ -115,19 +115,30 @@ def contrastive_fusion(
         raise ValueError(f"negatives must be >= 2 or None, got {negatives}")
     batch = states.shape[1]
     block = batch if negatives is None else min(negatives, batch)
-    blocks = [tower.split(block) for tower in states.unbind(0)]  # views: no copies, cheap backward
+    full = batch - batch % block  # rows in whole blocks: one batched product per pair
+    towers = states.unbind(0)  # views: no copies, cheap backward
     values = []
     for a, b in pairs:
-        per_block = [_infonce_sum(x, y, tau) for x, y in zip(blocks[a], blocks[b], strict=True)]
-        values.append(torch.stack(per_block).sum() / batch)
+        total = _infonce_sum(
+            _blocks(towers[a][:full], block), _blocks(towers[b][:full], block), tau
+        )
+        if full < batch:  # the last, shorter block
+            total = total + _infonce_sum(towers[a][None, full:], towers[b][None, full:], tau)
+        values.append(total / batch)
     return torch.stack(values)
 
 
+def _blocks(rows: torch.Tensor, block: int) -> torch.Tensor:
+    """``(n * block, H) -> (n, block, H)``."""
+    return rows.view(-1, block, rows.shape[-1])
+
+
 def _infonce_sum(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
-    """Sum over the rows of one block of the symmetric InfoNCE (both directions averaged)."""
-    logits = a @ b.T / tau
-    target = torch.arange(a.shape[0], device=a.device)
-    both = F.cross_entropy(logits, target, reduction="sum") + F.cross_entropy(
-        logits.T, target, reduction="sum"
-    )
-    return 0.5 * both
+    """Sum over all rows of blocks ``(n, m, H)`` of the symmetric InfoNCE within each block (both
+    directions averaged)."""
+    blocks, rows = a.shape[:2]
+    logits = torch.bmm(a, b.transpose(1, 2)) / tau  # (n, m, m)
+    target = torch.arange(rows, device=a.device).repeat(blocks)
+    forward = F.cross_entropy(logits.reshape(-1, rows), target, reduction="sum")
+    backward = F.cross_entropy(logits.transpose(1, 2).reshape(-1, rows), target, reduction="sum")
+    return 0.5 * (forward + backward)
