@@ -22,8 +22,10 @@ from reaction.config.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
 from reaction.fusion.config import fusion_config
 from reaction.fusion.objective import FusionObjective
+from reaction.lit.labels import run_labels
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
+from reaction.models.multilabel import multi_label_net
 from reaction.runs.checkpoint import checkpoint_plan
 from reaction.runs.load import load_run
 from reaction.runs.results import build_results
@@ -42,13 +44,28 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
 
 
 def _final_metrics(trainer: L.Trainer) -> dict[str, float]:
-    """Best val AUC (the tested checkpoint's) and every test metric."""
+    """The monitored val metric of the tested checkpoint (``val/auc``, or a label's with
+    ``module.monitor_label``), the last ``val/auc`` if that is not it, and every test metric."""
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    val_auc = best if best is not None else trainer.callback_metrics.get(keys.VAL_AUC)
-    if val_auc is not None:
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_score if checkpoint else None
+    if best is not None:
+        metrics[checkpoint.monitor or keys.VAL_AUC] = float(best)
+    if keys.VAL_AUC not in metrics and (val_auc := trainer.callback_metrics.get(keys.VAL_AUC)):
         metrics[keys.VAL_AUC] = float(val_auc)
     return metrics
+
+
+def _callbacks(group: DictConfig | None, monitor: str) -> list[Any]:
+    """The configured callbacks; those watching ``val/auc`` watch ``monitor`` instead
+    (``module.monitor_label``: one label's ``val/<label>/auc``)."""
+    if not group or monitor == keys.VAL_AUC:
+        return _instantiate_all(group)
+    group = copy.deepcopy(group)
+    for node in group.values():
+        if node is not None and node.get("monitor") == keys.VAL_AUC:
+            node.monitor = monitor
+    return _instantiate_all(group)
 
 
 def _served_costs(
@@ -111,10 +128,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
     factory = instantiate(cfg.model.net, _partial_=True)
-    net = build_net(factory, feature_map, plan)
-    module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion")))
+    labels = run_labels(cfg, feature_map)
+    net = multi_label_net(lambda: build_net(factory, feature_map, plan), len(labels.names))
+    module = instantiate(
+        cfg.module,
+        net=net,
+        objective=_objective(cfg.get("fusion")),
+        dataset_labels=list(feature_map.labels),
+    )
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
-    callbacks = [*_instantiate_all(cfg.get("callbacks")), record]
+    callbacks = [*_callbacks(cfg.get("callbacks"), labels.monitor), record]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     fingerprints = {"feature_map": feature_map.fingerprint()}
     if plan is not None:
