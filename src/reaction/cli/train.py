@@ -43,17 +43,33 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in group.values() if node is not None]
 
 
-def _final_metrics(trainer: L.Trainer) -> dict[str, float]:
-    """The monitored val metric of the tested checkpoint (``val/auc``, or a label's with
-    ``module.monitor_label``), the last ``val/auc`` if that is not it, and every test metric."""
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+def _final_metrics(trainer: L.Trainer, val: dict[str, float]) -> dict[str, float]:
+    """The tested checkpoint's monitored val metric (``val/auc``, or a label's with
+    ``module.monitor_label``), its other ``val`` metrics when measured, and every test metric."""
+    metrics = {**val}
+    metrics.update(
+        {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    )
     checkpoint = trainer.checkpoint_callback
     best = checkpoint.best_model_score if checkpoint else None
-    if best is not None:
-        metrics[checkpoint.monitor or keys.VAL_AUC] = float(best)
-    if keys.VAL_AUC not in metrics and (val_auc := trainer.callback_metrics.get(keys.VAL_AUC)):
-        metrics[keys.VAL_AUC] = float(val_auc)
+    monitor = (checkpoint.monitor if checkpoint else None) or keys.VAL_AUC
+    value = best if best is not None else trainer.callback_metrics.get(monitor)
+    if value is not None:
+        metrics[monitor] = float(value)
     return metrics
+
+
+def _label_val_metrics(
+    trainer: L.Trainer, module: L.LightningModule, datamodule: Any, ckpt: str | None
+) -> dict[str, float]:
+    """Every label's val metrics of the checkpoint that is tested (multi-label runs only: the
+    checkpoint callback keeps only the monitored one, and reports want each label's)."""
+    if not module.labels.multi:
+        return {}
+    (values,) = trainer.validate(
+        module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True, verbose=False
+    )
+    return {k: float(v) for k, v in values.items() if k.startswith("val/")}
 
 
 def _callbacks(group: DictConfig | None, monitor: str) -> list[Any]:
@@ -147,10 +163,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
             plan.save(run_dir.plan)
+        val = _label_val_metrics(trainer, module, datamodule, cfg.get("test_ckpt"))
         trainer.test(
             module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"), weights_only=True
         )
-        metrics = _final_metrics(trainer)
+        metrics = _final_metrics(trainer, val)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
         costs = (
             _served_costs(net.served(), feature_map, cfg.cost_batch_size, trainer)
