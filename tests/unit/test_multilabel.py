@@ -35,7 +35,9 @@ SMALL = FeatureMap(
 
 def _batch(n: int = 32, labels: int = 2, seed: int = 0) -> Batch:
     gen = torch.Generator().manual_seed(seed)
-    return Batch(random_features(WIDE, n, seed=seed), torch.randint(0, 2, (n, labels), generator=gen).float())
+    return Batch(
+        random_features(WIDE, n, seed=seed), torch.randint(0, 2, (n, labels), generator=gen).float()
+    )
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
@@ -66,7 +68,9 @@ def test_one_label_is_the_plain_model_with_its_parameters() -> None:
     torch.manual_seed(0)
     built = multi_label_net(lambda: DNN(SMALL, embedding_dim=3, hidden_units=(5,)), 1)
     assert type(built) is DNN and built.state_dict().keys() == plain.state_dict().keys()
-    assert all(torch.equal(a, b) for a, b in zip(plain.parameters(), built.parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(plain.parameters(), built.parameters(), strict=True)
+    )
 
 
 def test_one_label_trains_bit_identically_to_bce_on_the_first_label() -> None:
@@ -88,7 +92,9 @@ def test_one_label_trains_bit_identically_to_bce_on_the_first_label() -> None:
             opt.zero_grad()
             value.backward()
             opt.step()
-    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), reference.parameters()))
+    assert all(
+        torch.equal(a, b) for a, b in zip(net.parameters(), reference.parameters(), strict=True)
+    )
 
 
 def test_objective_sums_weighted_label_losses_and_keeps_dtf_per_label() -> None:
@@ -145,7 +151,9 @@ def test_label_config_errors_name_key_value_and_allowed(labels, weights, monitor
 
 
 def test_unknown_label_lists_the_datasets_labels() -> None:
-    with pytest.raises(ConfigError, match=r"unknown label 'purchase' \(allowed: click, conversion\)"):
+    with pytest.raises(
+        ConfigError, match=r"unknown label 'purchase' \(allowed: click, conversion\)"
+    ):
         label_spec(["purchase"], None, None, TWO)
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from omegaconf import DictConfig
 
 from reaction.config.nodes import ConfigError, did_you_mean
-from reaction.data.schema import FeatureMap
 from reaction.config.values import is_number
+from reaction.data.schema import FeatureMap
 from reaction.metrics import keys
 
 

@@ -83,7 +83,9 @@ class CTRModel(nn.Module, ABC):
             raise IndexError(f"{type(self).__name__} predicts one label, asked for label {label}")
         return self
 
-    def forward_labels(self, features: torch.Tensor, with_hidden: bool = False) -> list[ModelOutput]:
+    def forward_labels(
+        self, features: torch.Tensor, with_hidden: bool = False
+    ) -> list[ModelOutput]:
         """One training output per label; what ``CTRModule`` trains and evaluates."""
         return [self.forward_train(features, with_hidden)]
 

@@ -52,7 +52,9 @@ class MultiLabelNet(CTRModel):
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.nets[0](features)
 
-    def forward_labels(self, features: torch.Tensor, with_hidden: bool = False) -> list[ModelOutput]:
+    def forward_labels(
+        self, features: torch.Tensor, with_hidden: bool = False
+    ) -> list[ModelOutput]:
         return [net.forward_train(features, with_hidden) for net in self.nets]
 
     def forward_train(self, features: torch.Tensor, with_hidden: bool = False) -> ModelOutput:
