@@ -135,10 +135,7 @@ class CTRModule(L.LightningModule):
 
     def _targets(self, batch: Batch) -> torch.Tensor:
         """``(B, L)``: the trained labels' columns of the batch, in ``module.labels`` order."""
-        columns = self.labels.columns
-        if columns == tuple(range(len(columns))):
-            return batch.labels[:, : len(columns)]
-        return batch.labels[:, list(columns)]
+        return batch.labels[:, list(self.labels.columns)]
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         outs = self.net.forward_labels(batch.features, with_hidden=self.objective.needs_hidden)
