@@ -190,3 +190,18 @@ def test_multilabel_net_needs_two_labels() -> None:
     with pytest.raises(ValueError, match=">= 2 label networks"):
         MultiLabelNet([DNN(SMALL, embedding_dim=3, hidden_units=(5,))])
     assert isinstance(next(iter(shared_tables(DNN(SMALL)).values())), FieldEmbedding)
+
+
+def test_monitor_label_moves_checkpointing_and_early_stopping(tmp_path: Path) -> None:
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from reaction.cli.train import _callbacks
+
+    cfg = compose_train(["logger=none"], tmp_path, tmp_path)
+    watched = [
+        c.monitor
+        for c in _callbacks(cfg.callbacks, "val/conversion/auc")
+        if isinstance(c, EarlyStopping | ModelCheckpoint) and c.monitor is not None
+    ]
+    assert watched == ["val/conversion/auc"] * 2
+    assert cfg.callbacks.early_stopping.monitor == "val/auc"  # the config itself is untouched
