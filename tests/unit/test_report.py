@@ -17,7 +17,14 @@ from scipy.stats import ttest_ind
 from reaction.cli import report as report_cli
 from reaction.metrics import keys
 from reaction.reporting import report
-from reaction.reporting.report import pareto_front, report_table, sweep_table, write_report
+from reaction.reporting.report import (
+    label_columns,
+    pareto_front,
+    report_markdown,
+    report_table,
+    sweep_table,
+    write_report,
+)
 from reaction.reporting.summary import ResultsError, load_results, require_results
 from reaction.runs.results import RESULTS_FILE, build_results
 from reaction.utils.jsonio import write_json_atomic
@@ -243,3 +250,17 @@ def test_a_run_in_two_folders_counts_once_and_a_conflicting_seed_is_refused(
     _write(tmp_path / "c", [changed])
     with pytest.raises(SystemExit, match=f"{runs[0]['model']} seed 0 appears twice with different"):
         report_cli.main([str(tmp_path / "a"), str(tmp_path / "c"), "--out", str(tmp_path / "out")])
+
+
+def test_multi_label_runs_get_one_column_pair_per_trained_label() -> None:
+    both = {"module": {"labels": ["click", "conversion"]}}
+    runs = [_result("dnn", seed, 0.79, 1e5, 1.0, **both) for seed in (0, 1)]
+    for seed, run in enumerate(runs):
+        run["metrics"] |= {"test/click/auc": 0.79, "test/conversion/auc": 0.73 + seed / 100}
+    single = _result("lr", 0, 0.75, 1e4, 0.5)  # one label: no label columns of its own
+    table = report_table([*runs, single])
+    dnn, lr = _row(table, "dnn"), _row(table, "lr")
+    assert dnn["conversion AUC"] == pytest.approx(0.735)
+    assert dnn["conversion AUC std"] == pytest.approx(np.std([0.73, 0.74], ddof=1))
+    assert lr["conversion AUC"] is None and dnn["click logloss"] is None
+    assert "| conversion AUC |" in report_markdown(table, extra=label_columns(runs))

@@ -22,8 +22,10 @@ from reaction.config.conf_dir import CONF_DIR
 from reaction.data.schema import FeatureMap
 from reaction.fusion.config import fusion_config
 from reaction.fusion.objective import FusionObjective
+from reaction.lit.labels import run_labels
 from reaction.metrics import keys
 from reaction.metrics.costs import cost_report
+from reaction.models.multilabel import multi_label_net
 from reaction.runs.checkpoint import checkpoint_plan
 from reaction.runs.load import load_run
 from reaction.runs.results import build_results
@@ -41,14 +43,45 @@ def _instantiate_all(group: DictConfig | None) -> list[Any]:
     return [instantiate(node) for node in group.values() if node is not None]
 
 
-def _final_metrics(trainer: L.Trainer) -> dict[str, float]:
-    """Best val AUC (the tested checkpoint's) and every test metric."""
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
-    best = trainer.checkpoint_callback.best_model_score if trainer.checkpoint_callback else None
-    val_auc = best if best is not None else trainer.callback_metrics.get(keys.VAL_AUC)
-    if val_auc is not None:
-        metrics[keys.VAL_AUC] = float(val_auc)
+def _final_metrics(trainer: L.Trainer, val: dict[str, float]) -> dict[str, float]:
+    """The tested checkpoint's monitored val metric (``val/auc``, or a label's with
+    ``module.monitor_label``), its other ``val`` metrics when measured, and every test metric."""
+    metrics = {**val}
+    metrics.update(
+        {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    )
+    checkpoint = trainer.checkpoint_callback
+    best = checkpoint.best_model_score if checkpoint else None
+    monitor = (checkpoint.monitor if checkpoint else None) or keys.VAL_AUC
+    value = best if best is not None else trainer.callback_metrics.get(monitor)
+    if value is not None:
+        metrics[monitor] = float(value)
     return metrics
+
+
+def _label_val_metrics(
+    trainer: L.Trainer, module: L.LightningModule, datamodule: Any, ckpt: str | None
+) -> dict[str, float]:
+    """Every label's val metrics of the checkpoint that is tested (multi-label runs only: the
+    checkpoint callback keeps only the monitored one, and reports want each label's)."""
+    if not module.labels.multi:
+        return {}
+    (values,) = trainer.validate(
+        module, datamodule=datamodule, ckpt_path=ckpt, weights_only=True, verbose=False
+    )
+    return {k: float(v) for k, v in values.items() if k.startswith("val/")}
+
+
+def _callbacks(group: DictConfig | None, monitor: str) -> list[Any]:
+    """The configured callbacks; those watching ``val/auc`` watch ``monitor`` instead
+    (``module.monitor_label``: one label's ``val/<label>/auc``)."""
+    if not group or monitor == keys.VAL_AUC:
+        return _instantiate_all(group)
+    group = copy.deepcopy(group)
+    for node in group.values():
+        if node is not None and node.get("monitor") == keys.VAL_AUC:
+            node.monitor = monitor
+    return _instantiate_all(group)
 
 
 def _served_costs(
@@ -111,10 +144,16 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     )
     # _partial_: the FeatureMap dataclass must reach the model as is, not as a config node.
     factory = instantiate(cfg.model.net, _partial_=True)
-    net = build_net(factory, feature_map, plan)
-    module = instantiate(cfg.module, net=net, objective=_objective(cfg.get("fusion")))
+    labels = run_labels(cfg, feature_map)
+    net = multi_label_net(lambda: build_net(factory, feature_map, plan), len(labels.names))
+    module = instantiate(
+        cfg.module,
+        net=net,
+        objective=_objective(cfg.get("fusion")),
+        dataset_labels=list(feature_map.labels),
+    )
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))
-    callbacks = [*_instantiate_all(cfg.get("callbacks")), record]
+    callbacks = [*_callbacks(cfg.get("callbacks"), labels.monitor), record]
     trainer: L.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     fingerprints = {"feature_map": feature_map.fingerprint()}
     if plan is not None:
@@ -124,10 +163,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
         if plan is not None and trainer.is_global_zero:  # beside the checkpoints (which carry it)
             plan.save(run_dir.plan)
+        val = _label_val_metrics(trainer, module, datamodule, cfg.get("test_ckpt"))
         trainer.test(
             module, datamodule=datamodule, ckpt_path=cfg.get("test_ckpt"), weights_only=True
         )
-        metrics = _final_metrics(trainer)
+        metrics = _final_metrics(trainer, val)
         # Measured once (rank zero): concurrent ranks would only slow each other's timings down.
         costs = (
             _served_costs(net.served(), feature_map, cfg.cost_batch_size, trainer)

@@ -31,6 +31,7 @@ from reaction.data.checks import data_problems
 from reaction.fusion.config import fusion_problems
 from reaction.lit.checks import (
     checkpoint_problems,
+    label_config_problems,
     module_config_problems,
     monitor_problems,
     trainer_problems,
@@ -89,6 +90,7 @@ _CHECKS: tuple[Check, ...] = (
     fusion_problems,
     teacher_problems,
     module_config_problems,
+    label_config_problems,
     trainer_problems,
     _sweep_launch,
     monitor_problems,

@@ -17,9 +17,15 @@ tower ``k`` also fits ``sigmoid(mean_j z_j)``, the towers' ensemble, held fixed 
 (``ensemble_kd x BCE(z_k, p_ens)``, unscheduled). The feature-level terms above align what the
 towers compute; this passes on what the ensemble predicts, which a single served tower otherwise
 never sees (online ensemble distillation, as in ONE / "From Collapse to Stability").
+
+Several labels (``forward_labels``): each label's output gets all of the above against its own
+label column (the fusion terms stay on that label's towers' hidden states) and the total is
+``sum_l w_l total_l``; one label with weight 1 is exactly the single-label objective.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -97,6 +103,34 @@ class FusionObjective(nn.Module):
             total = total + self._confidence_penalty(out, terms)
         elif self.cfg.kind == "kd":
             total = total + self._distillation(out, features, terms)
+        terms["total"] = total
+        return terms
+
+    def forward_labels(
+        self,
+        outs: Sequence[ModelOutput],
+        labels: torch.Tensor,
+        weights: Sequence[float],
+        names: Sequence[str],
+        features: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """``outs[l]`` against ``labels[:, l]`` (``(B, L)``), summed with ``weights``.
+
+        With several labels every term is keyed ``<label>/<term>`` and ``<label>/loss`` is that
+        label's unweighted total; with one the keys are the single-label ones.
+        """
+        if len(outs) == 1:
+            single = self(outs[0], labels[:, 0], features)
+            single["total"] = weights[0] * single["total"]  # x 1.0 is exact: L = 1 is unchanged
+            return single
+        terms: dict[str, torch.Tensor] = {}
+        total = torch.zeros((), device=labels.device)
+        for column, (out, weight, name) in enumerate(zip(outs, weights, names, strict=True)):
+            label_terms = self(out, labels[:, column], features)
+            label_total = label_terms.pop("total")
+            terms.update({f"{name}/{k}": v for k, v in label_terms.items()})
+            terms[f"{name}/loss"] = label_total
+            total = total + weight * label_total
         terms["total"] = total
         return terms
 

@@ -17,6 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from reaction.config.structure import model_towers, safe_object
 from reaction.config.values import int_at_least, is_int, is_number
 from reaction.lit.ctr_module import CTRModule, module_problems
+from reaction.lit.labels import label_key, label_problems
 from reaction.metrics import keys
 
 MONITORS = (keys.VAL_AUC, keys.VAL_LOGLOSS, keys.TRAIN_LOSS)  # what CTRModule logs
@@ -42,6 +43,22 @@ def module_config_problems(cfg: DictConfig) -> list[str]:
     if thresholds is not None and not (is_int(thresholds) and thresholds >= 2):
         problems.append(f"module.auc_thresholds={thresholds!r} (allowed: null or an int >= 2)")
     return problems + int_at_least("module.plateau_patience", node.get("plateau_patience", 0), 0)
+
+
+def label_config_problems(cfg: DictConfig) -> list[str]:
+    """``module.labels`` / ``label_weights`` / ``monitor_label`` (names are checked against
+    the dataset's labels once its feature map is known), and a KD teacher with several labels:
+    a trained teacher predicts one label, so distilling it into every label would be wrong."""
+    node = cfg.get("module") or {}
+    labels = node.get("labels")
+    problems = label_problems(labels, node.get("label_weights"), node.get("monitor_label"))
+    kind = (cfg.get("fusion") or {}).get("kind")
+    if kind == "kd" and labels is not None and len(labels) > 1:
+        problems.append(
+            f"fusion.kind='kd' with module.labels={list(labels)}: the teacher predicts one label "
+            "(allowed: one label, or another fusion)"
+        )
+    return problems
 
 
 def trainer_problems(cfg: DictConfig) -> list[str]:
@@ -95,12 +112,14 @@ def monitor_problems(cfg: DictConfig) -> list[str]:
     """Monitored metrics are logged, and optimised the right way."""
     problems = []
     multi_tower = model_towers(cfg) > 1
+    labels = (cfg.get("module") or {}).get("labels")
+    allowed = sorted(MONITORS) + _label_monitors(labels)
     for name, node, _ in _callback_nodes(cfg):
         monitor, mode = node.get("monitor"), node.get("mode")
         if monitor is None:
             continue
-        if monitor not in MONITORS and not (multi_tower and _tower_metric(monitor)):
-            problems.append(f"callbacks.{name}.monitor={monitor!r} (allowed: {sorted(MONITORS)})")
+        if monitor not in allowed and not (multi_tower and _tower_metric(monitor)):
+            problems.append(f"callbacks.{name}.monitor={monitor!r} (allowed: {allowed})")
         elif mode is not None and mode != _direction(monitor):
             problems.append(
                 f"callbacks.{name}.mode={mode!r} with monitor={monitor!r} (allowed: "
@@ -139,6 +158,13 @@ def _tower_metric(monitor: str) -> bool:
     """``val/tower<k>/auc`` or ``val/tower<k>/logloss``: logged by multi-tower models."""
     stage, tower, metric = [*monitor.split("/", 2), "", ""][:3]
     return stage == "val" and tower.startswith("tower") and metric in ("auc", "logloss")
+
+
+def _label_monitors(labels: Any) -> list[str]:
+    """``val/<label>/auc|logloss`` of a multi-label run (``module.labels``)."""
+    if not (OmegaConf.is_list(labels) or isinstance(labels, list)) or len(labels) < 2:
+        return []
+    return [label_key("val", str(n), m) for n in labels for m in ("auc", "logloss")]
 
 
 def _direction(monitor: str) -> str:

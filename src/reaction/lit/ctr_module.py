@@ -7,6 +7,8 @@ models comparable.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import lightning as L
 import torch
 from lightning.pytorch.utilities.types import OptimizerLRSchedulerConfig
@@ -16,6 +18,7 @@ from reaction.config import ConfigError
 from reaction.data.batch import Batch
 from reaction.fusion.config import FusionConfig, tower_mismatch_problem
 from reaction.fusion.objective import FusionObjective
+from reaction.lit.labels import label_key, label_spec
 from reaction.metrics import keys
 from reaction.metrics.ctr import TowerMetrics, ctr_metrics
 from reaction.models.base import CTRModel
@@ -45,13 +48,17 @@ def module_problems(
 
 
 class CTRModule(L.LightningModule):
-    """BCE-with-logits training of ``net`` on the first label of the batch, through one path for
+    """BCE-with-logits training of ``net`` on the batch's labels (``labels``: names from
+    ``dataset_labels``; null: the first only, ``reaction.lit.labels``), through one path for
     every model: the net's training output (``reaction.models.base.ModelOutput``, ``T`` towers;
     ``T = 1`` for the baselines) goes through ``objective`` (per-tower cross-entropy, the model's
     auxiliary losses and the fusion terms, ``reaction.fusion.objective``; plain cross-entropy by
     default). Every tower is evaluated; ``val/auc`` is the served prediction's (the best tower,
     which the net records at each validation end, or the merged towers) and so are ``test/*``.
-    With several towers, each tower's and the towers' average metrics are logged too.
+    With several towers, each tower's and the towers' average metrics are logged too. With
+    several labels the net predicts each (``forward_labels``), the objective sums the labels'
+    weighted losses and every key above is logged per label as ``stage/<label>/...``; the
+    primary (first) label keeps the plain keys.
 
     Embedding tables get their own Adam group: CTR embeddings are sparse, huge and overfit
     differently from dense layers, so they usually want another learning rate / weight decay.
@@ -68,6 +75,10 @@ class CTRModule(L.LightningModule):
         plateau_factor: float | None = 0.1,
         plateau_patience: int = 0,
         objective: FusionObjective | None = None,
+        labels: Sequence[str] | None = None,
+        label_weights: Sequence[float] | None = None,
+        monitor_label: str | None = None,
+        dataset_labels: Sequence[str] = ("click",),
     ) -> None:
         super().__init__()
         problems = module_problems(
@@ -75,25 +86,62 @@ class CTRModule(L.LightningModule):
         )
         if problems:
             raise ConfigError(problems, "module config")
-        self.save_hyperparameters(ignore=["net", "objective"])
+        # the label settings stay out: as ListConfigs they would not pass a weights-only
+        # checkpoint load, and the run config holds them anyway
+        label_args = ["labels", "label_weights", "monitor_label", "dataset_labels"]
+        self.save_hyperparameters(ignore=["net", "objective", *label_args])
         self.net = net
         self.objective = objective or FusionObjective(FusionConfig(towers=net.num_towers))
         towers = self.objective.cfg.towers
         if problem := tower_mismatch_problem(towers, net.num_towers, type(net).__name__):
             raise ValueError(problem)
+        self.labels = label_spec(labels, label_weights, monitor_label, dataset_labels)
+        if net.num_labels != len(self.labels.names):
+            raise ValueError(
+                f"{type(net).__name__} predicts {net.num_labels} label(s), "
+                f"module.labels={list(self.labels.names)} names {len(self.labels.names)}"
+            )
+        # per stage, one entry per label (label 0 under the plain keys)
         self.towers = nn.ModuleDict(
-            {stage: TowerMetrics(stage, towers, auc_thresholds) for stage in STAGES}
+            {
+                stage: nn.ModuleList(
+                    TowerMetrics(self._prefix(stage, label), towers, auc_thresholds)
+                    for label in self._label_ids
+                )
+                for stage in STAGES
+            }
         )
         self.merged = nn.ModuleDict(
-            {stage: ctr_metrics(f"{stage}/", auc_thresholds) for stage in STAGES}
+            {
+                stage: nn.ModuleList(
+                    ctr_metrics(f"{self._prefix(stage, label)}/", auc_thresholds)
+                    for label in self._label_ids
+                )
+                for stage in STAGES
+            }
         )
+
+    @property
+    def _label_ids(self) -> range:
+        return range(len(self.labels.names))
+
+    def _prefix(self, stage: str, label: int) -> str:
+        """``val`` for the primary label (the keys every single-label run logs), else
+        ``val/<label>``."""
+        return stage if label == 0 else f"{stage}/{self.labels.names[label]}"
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.net(features)
 
+    def _targets(self, batch: Batch) -> torch.Tensor:
+        """``(B, L)``: the trained labels' columns of the batch, in ``module.labels`` order."""
+        return batch.labels[:, list(self.labels.columns)]
+
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
-        out = self.net.forward_train(batch.features, with_hidden=self.objective.needs_hidden)
-        terms = self.objective(out, batch.labels[:, 0], batch.features)
+        outs = self.net.forward_labels(batch.features, with_hidden=self.objective.needs_hidden)
+        terms = self.objective.forward_labels(
+            outs, self._targets(batch), self.labels.weights, self.labels.names, batch.features
+        )
         for name, value in terms.items():
             if name != "total":
                 self.log(f"train/{name}", value, batch_size=len(batch))
@@ -101,27 +149,41 @@ class CTRModule(L.LightningModule):
         return terms["total"]
 
     def _evaluate(self, batch: Batch, stage: str) -> None:
-        out = self.net.forward_train(batch.features)
-        labels = batch.labels[:, 0]
-        self.towers[stage].update(out.logits, labels)
-        if out.merged is not None:
-            self.merged[stage].update(out.merged, labels)
+        targets = self._targets(batch)
+        for label, out in enumerate(self.net.forward_labels(batch.features)):
+            self.towers[stage][label].update(out.logits, targets[:, label])
+            if out.merged is not None:
+                self.merged[stage][label].update(out.merged, targets[:, label])
 
-    def _epoch_metrics(self, stage: str) -> dict[str, float]:
-        """Every tower's metrics (with several) and the served prediction's ``stage/auc`` and
-        ``stage/logloss``; at validation end the served tower is chosen first."""
-        values, aucs = self.towers[stage].compute_and_reset()
-        if self.net.merges_towers:
-            served = {k: float(v) for k, v in self.merged[stage].compute().items()}
-            self.merged[stage].reset()
+    def _label_metrics(self, stage: str, label: int) -> dict[str, float]:
+        """One label's tower metrics (with several towers) and its served prediction's
+        ``auc`` / ``logloss``; at validation end its served tower is chosen first."""
+        net, prefix = self.net.label_net(label), self._prefix(stage, label)
+        values, aucs = self.towers[stage][label].compute_and_reset()
+        if net.merges_towers:
+            merged = self.merged[stage][label]
+            served = {k: float(v) for k, v in merged.compute().items()}
+            merged.reset()
         else:
             if stage == "val" and not self.trainer.sanity_checking:
-                self.net.choose_served(aucs)
-            k = self.net.served_index
-            served = {f"{stage}/{m}": values[f"{stage}/tower{k}/{m}"] for m in ("auc", "logloss")}
-            if stage == "val" and self.net.num_towers > 1:
-                served[keys.SERVED_TOWER] = float(k)
-        return {**values, **served} if self.net.num_towers > 1 else served
+                net.choose_served(aucs)
+            k = net.served_index
+            served = {f"{prefix}/{m}": values[f"{prefix}/tower{k}/{m}"] for m in ("auc", "logloss")}
+            if stage == "val" and net.num_towers > 1:
+                served[f"{prefix}/{keys.SERVED_TOWER_NAME}"] = float(k)
+        return {**values, **served} if net.num_towers > 1 else served
+
+    def _epoch_metrics(self, stage: str) -> dict[str, float]:
+        """Every label's metrics; with several labels the primary's served ``auc`` and
+        ``logloss`` also under ``stage/<label>/``, beside the plain keys."""
+        values: dict[str, float] = {}
+        for label in self._label_ids:
+            values.update(self._label_metrics(stage, label))
+        if self.labels.multi:
+            primary = self.labels.names[0]
+            for m in ("auc", "logloss"):
+                values[label_key(stage, primary, m)] = values[f"{stage}/{m}"]
+        return values
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -160,5 +222,9 @@ class CTRModule(L.LightningModule):
         )
         return {
             "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "monitor": keys.VAL_AUC, "interval": "epoch"},
+            "lr_scheduler": {
+                "scheduler": scheduler,
+                "monitor": self.labels.monitor,
+                "interval": "epoch",
+            },
         }

@@ -2,10 +2,13 @@
 
 TRAIN_LOSS = "train/loss"  # the optimised total: BCE + auxiliary terms
 TRAIN_AUX_PREFIX = "train/aux"  # one auxiliary loss term per layer that adds one
+# Multi-label runs log each label's metrics as ``stage/<label>/<name>`` too
+# (``reaction.lit.labels.label_key``); the primary label keeps these plain keys.
 VAL_AUC = "val/auc"
 VAL_LOGLOSS = "val/logloss"
 TEST_AUC = "test/auc"
-SERVED_TOWER = "val/served_tower"  # multi-tower models: index of the tower with the best val AUC
+SERVED_TOWER_NAME = "served_tower"  # multi-tower models: index of the tower with the best val AUC
+SERVED_TOWER = f"val/{SERVED_TOWER_NAME}"
 TEST_LOGLOSS = "test/logloss"
 
 PARAMS_TOTAL = "params/total"

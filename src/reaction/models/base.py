@@ -3,7 +3,9 @@
 Training reads ``forward_train`` (all towers' logits, hidden states when the objective asks,
 auxiliary losses as values); serving, costs and export read ``served()``, a plain
 ``(B, F) int64 -> (B,)`` module. A single-tower model only writes ``forward`` and gets ``T = 1``
-from this base, so ``CTRModule`` trains baselines and REACTION through one path.
+from this base, so ``CTRModule`` trains baselines and REACTION through one path. Labels are a
+separate axis (``forward_labels``): one output per label, ``L = 1`` from this base and ``L`` from
+``reaction.models.multilabel.MultiLabelNet`` around any model.
 """
 
 from __future__ import annotations
@@ -69,6 +71,23 @@ class CTRModel(nn.Module, ABC):
         if with_hidden:
             raise ValueError(f"{type(self).__name__} has no tower hidden states to fuse")
         return ModelOutput(self(features).unsqueeze(0))
+
+    @property
+    def num_labels(self) -> int:
+        """How many labels the net predicts (``forward_labels``); label 0 is served."""
+        return 1
+
+    def label_net(self, label: int) -> CTRModel:
+        """The network of one label (its towers, its served tower); one label: the net itself."""
+        if label != 0:
+            raise IndexError(f"{type(self).__name__} predicts one label, asked for label {label}")
+        return self
+
+    def forward_labels(
+        self, features: torch.Tensor, with_hidden: bool = False
+    ) -> list[ModelOutput]:
+        """One training output per label; what ``CTRModule`` trains and evaluates."""
+        return [self.forward_train(features, with_hidden)]
 
     def choose_served(self, tower_auc: Sequence[float]) -> None:
         """Pick the served tower from the towers' validation AUCs (one tower: nothing to pick)."""

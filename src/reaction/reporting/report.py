@@ -95,13 +95,30 @@ def unique_runs(results: list[dict[str, Any]], by: tuple[str, ...] = ()) -> list
     return list(kept.values())
 
 
+def label_columns(results: list[dict[str, Any]]) -> tuple[Column, ...]:
+    """``<label> AUC`` / ``<label> logloss`` (test) for every label that a multi-label run
+    (``module.labels``, several) trained, in first-seen order; none without such runs."""
+    labels: dict[str, None] = {}
+    for result in results:
+        trained = config_value(result.get("config") or {}, "module.labels") or []
+        if len(trained) > 1:
+            labels.update(dict.fromkeys(trained))
+    return tuple(
+        Column(f"{label} {name}", f"metrics/test/{label}/{metric}", "{:.4f}", True)
+        for label in labels
+        for name, metric in (("AUC", "auc"), ("logloss", "logloss"))
+    )
+
+
 def report_table(
     results: list[dict[str, Any]], by: tuple[str, ...] = (), baseline: str | None = None
 ) -> pl.DataFrame:
     """One row per (label, dataset), best test AUC first: ``seeds``, mean and ``<header> std``
-    (numpy, ddof=1) of ``REPORT_COLUMNS``, and with a baseline ``p test AUC`` / ``p logloss``."""
-    runs = run_frame(unique_runs(results, by), by, REPORT_COLUMNS)
-    table = best_first(aggregate_runs(runs, REPORT_COLUMNS))
+    (numpy, ddof=1) of ``REPORT_COLUMNS`` and of each trained label's columns
+    (``label_columns``), and with a baseline ``p test AUC`` / ``p logloss``."""
+    columns = (*REPORT_COLUMNS, *label_columns(results))
+    runs = run_frame(unique_runs(results, by), by, columns)
+    table = best_first(aggregate_runs(runs, columns))
     if baseline is None:
         return table
     labels = table["model"].unique(maintain_order=True).to_list()
@@ -196,8 +213,11 @@ def display_columns(with_p: bool, base: Sequence[Column] = REPORT_COLUMNS) -> tu
     return tuple(columns)
 
 
-def report_markdown(table: pl.DataFrame, baseline: str | None = None) -> str:
-    """The table as GitHub Markdown, with footnotes on the spread and the significance test."""
+def report_markdown(
+    table: pl.DataFrame, baseline: str | None = None, extra: Sequence[Column] = ()
+) -> str:
+    """The table (and ``extra`` columns, e.g. ``label_columns``) as GitHub Markdown, with
+    footnotes on the spread and the significance test."""
     notes = ["± is the sample standard deviation over seeds (numpy, ddof=1); seeds counts runs."]
     if baseline is not None:
         notes.append(
@@ -205,7 +225,8 @@ def report_markdown(table: pl.DataFrame, baseline: str | None = None) -> str:
             f"per-seed test AUC / logloss against the baseline `{baseline}` on the same dataset; "
             "`-` for the baseline itself and where either side has fewer than 2 seeds."
         )
-    markdown = to_markdown(table, display_columns(baseline is not None))
+    base = (*REPORT_COLUMNS, *extra)
+    markdown = to_markdown(table, display_columns(baseline is not None, base))
     return markdown + "\n" + "\n".join(f"- {note}" for note in notes) + "\n"
 
 
@@ -246,7 +267,7 @@ def write_report(
             log.warning("no group has both %s and %s: %s not drawn", x, TEST_AUC, name)
     for key, sweep in sweep_tables.items():
         figures.append(plot_sweep(sweep, key, out / f"sweep_{_slug(key)}.png"))
-    markdown = report_markdown(table, baseline)
+    markdown = report_markdown(table, baseline, label_columns(results))
     links = "".join(f"\n![{p.stem}]({p.name})\n" for p in figures)
     title = ", ".join(str(root) for root in roots)
     (out / "report.md").write_text(f"# Report: {title}\n\n{markdown}{links}")

@@ -18,6 +18,8 @@ from torch import nn
 
 from reaction.afe import build_net
 from reaction.data.datamodule import CTRDataModule
+from reaction.lit.labels import run_labels
+from reaction.models.multilabel import multi_label_net
 from reaction.runs.checkpoint import checkpoint_plan, load_net_weights
 from reaction.runs.run_dir import RunDir
 
@@ -47,7 +49,8 @@ def load_run(
     ``checkpoint``: ``"best"`` (the checkpoint ModelCheckpoint kept for the best val AUC),
     ``"last"``, or a path. ``data_dir``/``cache_dir`` replace the stored (absolute) data and cache
     roots, for runs moved between machines; moving ``data_dir`` moves a cache that lived under it.
-    ``served``: a multi-tower net (REACTION) comes back as its served tower, what is deployed.
+    ``served``: a multi-tower net (REACTION) comes back as its served tower, what is deployed;
+    a multi-label net as its primary label's served network.
     """
     run_dir = Path(run_dir)
     config = load_run_config(run_dir, data_dir=data_dir, cache_dir=cache_dir)
@@ -57,7 +60,9 @@ def load_run(
     # _partial_: the FeatureMap dataclass must reach the model as is (as in train.py); the AFE
     # plan comes from the checkpoint itself, never refitted.
     factory = instantiate(config.model.net, _partial_=True)
-    net = build_net(factory, feature_map, checkpoint_plan(ckpt_path))
+    plan = checkpoint_plan(ckpt_path)
+    labels = run_labels(config, feature_map)
+    net = multi_label_net(lambda: build_net(factory, feature_map, plan), len(labels.names))
     load_net_weights(net, ckpt_path)
     if served:
         net = net.served()

@@ -49,9 +49,14 @@ class SyntheticSource:
         )
 
     def reference_metrics(self) -> dict[str, float]:
-        """The ceiling a model is measured against: Bayes-optimal test AUC/logloss of click."""
-        first = next(iter(self.truth.labels))
-        return {
+        """The ceiling a model is measured against: Bayes-optimal test AUC/logloss of click, and
+        of every further label (``conversion``) as ``bayes_auc/<label>``."""
+        first, *others = self.truth.labels
+        metrics = {
             keys.BAYES_AUC: self.truth.bayes_auc[first]["test"],
             "bayes_logloss": self.truth.bayes_logloss[first]["test"],
         }
+        for label in others:
+            metrics[f"{keys.BAYES_AUC}/{label}"] = self.truth.bayes_auc[label]["test"]
+            metrics[f"bayes_logloss/{label}"] = self.truth.bayes_logloss[label]["test"]
+        return metrics
