@@ -6,7 +6,8 @@ in one process, interleaved so that machine load hits every variant alike.
 For each batch size, the median ms of REACTION's training step (``model=reaction afe=none``,
 every tower + the DTF objective, Adam) with T towers under each variant, and its ratio to the
 one-tower step of the same variant. Issue 16's goal: t2 <= 2.5, t4 <= 5, t8 <= 10 x t1.
-Variants: ``paper`` (every pair, InfoNCE over the whole batch), ``blocks256``
+Variants: ``towers only`` (``fusion=none``: what T towers cost without any fusion term, the
+floor), ``paper`` (every pair, InfoNCE over the whole batch), ``blocks256``
 (``fusion.contra_negatives=256``), ``blocks256+pairsT`` (and ``fusion.pairs_per_step=T``).
 """
 
@@ -23,6 +24,7 @@ from reaction.cli.bench import median_step_ms, tower_timers
 from reaction.config.conf_dir import CONF_DIR
 
 VARIANTS = {
+    "towers only": ["fusion=none"],  # the floor: T towers and their cross-entropy, no fusion term
     "paper": [],
     "blocks256": ["fusion.contra_negatives=256"],
     "blocks256+pairsT": ["fusion.contra_negatives=256", "fusion.pairs_per_step=${fusion.towers}"],
