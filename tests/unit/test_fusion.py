@@ -20,6 +20,7 @@ from reaction.fusion.losses import (
 )
 from reaction.fusion.objective import FusionObjective
 from reaction.fusion.schedules import FusionSchedule
+from reaction.models.layers.embedding import GroupedFieldEmbedding
 from reaction.models.layers.reparam_towers import ReparamTowers
 from reaction.models.reaction import REACTION
 
@@ -257,8 +258,39 @@ def test_towers_with_low_rank_crosses_serve_exactly_what_they_trained() -> None:
         served = crossed.served()(features)
         assert torch.equal(served, crossed.forward_train(features).logits[0])
         assert not torch.allclose(served, plain.served()(features))
-    with pytest.raises(ValueError, match="take no dropout, batch_norm or crosses"):
+    with pytest.raises(ValueError, match="take no dropout, batch_norm, crosses"):
         REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", cross_layers=1)
+
+
+def test_a_pairwise_tower_adds_fwfm_pair_terms_to_its_logit() -> None:
+    torch.manual_seed(0)
+    net = REACTION(
+        FEATURE_MAP,
+        embedding_dim=4,
+        hidden_units=[8],
+        num_towers=2,
+        serve=0,
+        pairwise=[True, False],
+    ).eval()
+    paired, plain = net.towers.towers
+    assert plain.pairwise is None and paired.pairwise.weight.numel() == 6  # 4 fields: 6 pairs
+    with torch.no_grad():
+        paired.pairwise.weight.copy_(torch.arange(1.0, 7.0))
+    features = torch.randint(0, 7, (16, 4))
+    v = net.embedding(features)  # (B, F, D)
+    r = dict(zip([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], range(1, 7), strict=True))
+    by_hand = sum(w * (v[:, i] * v[:, j]).sum(dim=1) for (i, j), w in r.items())
+    with torch.no_grad():
+        mlp_logit = paired.head(paired.mlp(v.flatten(start_dim=1))).squeeze(-1)
+        served = net.served()(features)
+        trained = net.forward_train(features).logits[0]
+    torch.testing.assert_close(served, mlp_logit + by_hand)
+    assert torch.equal(served, trained)
+    with pytest.raises(ValueError, match="crosses or pairwise term"):
+        REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", pairwise=True)
+    mixed = GroupedFieldEmbedding(FEATURE_MAP.vocab_sizes, [4, 4, 8, 2])  # afe.dim_policy=relevance
+    with pytest.raises(ValueError, match="one embedding size for every field"):
+        REACTION(FEATURE_MAP, num_towers=2, pairwise=True, embedding=mixed)
 
 
 def test_towers_may_differ_a_plain_served_tower_beside_a_full_rank_cross_peer() -> None:

@@ -17,9 +17,9 @@ from torch import nn
 
 from reaction.data.schema import FeatureMap
 from reaction.models.base import CTRModel, ModelOutput
-from reaction.models.layers.embedding import flat_input_embedding
+from reaction.models.layers.embedding import FieldEmbedding, flat_input_embedding
 from reaction.models.layers.reparam_towers import ReparamTowers
-from reaction.models.layers.towers import Tower, TowerStack, serve_problem
+from reaction.models.layers.towers import Tower, TowerStack, per_tower, serve_problem
 
 
 class ServedTower(CTRModel):
@@ -38,7 +38,8 @@ class REACTION(CTRModel):
     """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one.
 
     ``cross_layers`` DCN-V2 cross layers of rank ``cross_rank`` (None: full rank) open every
-    tower, or each tower its own (lists); 0 layers: the paper's plain MLP towers.
+    tower, or each tower its own (lists); 0 layers: the paper's plain MLP towers. ``pairwise``
+    adds FwFM's pairwise term to every tower's logit, or to the towers a list marks.
 
     ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
     (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.
@@ -59,6 +60,7 @@ class REACTION(CTRModel):
         embedding: nn.Module | None = None,
         cross_layers: int | Sequence[int] = 0,
         cross_rank: int | None | Sequence[int | None] = 16,
+        pairwise: bool | Sequence[bool] = False,
     ) -> None:
         super().__init__()
         if problem := serve_problem(serve, num_towers):
@@ -66,9 +68,17 @@ class REACTION(CTRModel):
         self.embedding = flat_input_embedding(
             feature_map.vocab_sizes, embedding_dim, init_std, embedding
         )
+        with_pairs = any(per_tower(pairwise, num_towers, "pairwise"))
+        if with_pairs and not isinstance(self.embedding, FieldEmbedding):
+            raise ValueError(
+                "pairwise towers need one embedding size for every field: set "
+                "afe.dim_policy=uniform afe.subspace_dim=null"
+            )
         if parametrization == "reparam":
-            if dropout or batch_norm or cross_layers:
-                raise ValueError("fusion=reparam towers take no dropout, batch_norm or crosses")
+            if dropout or batch_norm or cross_layers or with_pairs:
+                raise ValueError(
+                    "fusion=reparam towers take no dropout, batch_norm, crosses or pairwise term"
+                )
             self.towers = ReparamTowers(
                 num_towers, self.embedding.flat_dim, hidden_units, activation
             )
@@ -82,6 +92,8 @@ class REACTION(CTRModel):
                 activation,
                 cross_layers,
                 cross_rank,
+                pairwise,
+                feature_map.num_fields,
             )
         else:
             raise ValueError(

@@ -7,6 +7,11 @@ learns multiplicative field interactions only slowly, and ``r``-rank crosses add
 differ (``cross_layers`` and ``cross_rank`` per tower, e.g. ``[1, 3]`` and ``[8, null]``): a
 richer peer trained beside a small served tower passes on what it learns through the fusion
 terms, while every tower keeps the same hidden widths that DTF's feature-level terms compare.
+
+A tower may also add FwFM's pairwise term to its logit (``pairwise``): ``sum_{i<j} r_ij <v_i,
+v_j>`` over the field embeddings, for ``F (F - 1) / 2`` scalars. An MLP has to learn to multiply
+two fields' embeddings; the term hands it every field pair's inner product, which is exactly how
+an affinity such as user x item is stored -- for a few hundred parameters and no new layer width.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from reaction.models.layers.factorization import FieldWeightedInteraction
 from reaction.models.layers.interactions import CrossNetV2
 from reaction.models.layers.mlp import MLP
 
@@ -56,8 +62,9 @@ TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]
 
 
 class Tower(nn.Module):
-    """``(B, K) -> (B,)``: [low-rank crosses ->] an MLP and its own logit head; what a served
-    REACTION model runs. The MLP's hidden layers are what DTF fuses."""
+    """``(B, K) -> (B,)``: [low-rank crosses ->] an MLP and its own logit head [+ FwFM's pairwise
+    term over the ``pair_fields`` equal-width field embeddings that ``K`` concatenates]; what a
+    served REACTION model runs. The MLP's hidden layers are what DTF fuses."""
 
     def __init__(
         self,
@@ -68,6 +75,7 @@ class Tower(nn.Module):
         activation: str,
         cross_layers: int = 0,
         cross_rank: int | None = 16,
+        pair_fields: int | None = None,
     ) -> None:
         super().__init__()
         if not hidden_units:
@@ -77,17 +85,23 @@ class Tower(nn.Module):
         self.cross = CrossNetV2(input_dim, cross_layers, cross_rank) if cross_layers else None
         self.mlp = MLP(input_dim, hidden_units, dropout, batch_norm, activation)
         self.head = nn.Linear(self.mlp.output_dim, 1)
+        self.pairwise = FieldWeightedInteraction(pair_fields) if pair_fields else None
+
+    def _pair_logit(self, x: torch.Tensor) -> torch.Tensor | float:
+        if self.pairwise is None:
+            return 0.0
+        return self.pairwise(x.view(x.shape[0], self.pairwise.pairs.num_fields, -1))
 
     def _crossed(self, x: torch.Tensor) -> torch.Tensor:
         return x if self.cross is None else self.cross(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.mlp(self._crossed(x))).squeeze(-1)
+        return self.head(self.mlp(self._crossed(x))).squeeze(-1) + self._pair_logit(x)
 
     def forward_hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(logits (B,), hidden layers)`` in one pass."""
         hidden = self.mlp.forward_hidden(self._crossed(x))
-        return self.head(hidden[-1]).squeeze(-1), hidden
+        return self.head(hidden[-1]).squeeze(-1) + self._pair_logit(x), hidden
 
 
 class TowerStack(nn.Module):
@@ -103,18 +117,34 @@ class TowerStack(nn.Module):
         activation: str = "relu",
         cross_layers: int | Sequence[int] = 0,
         cross_rank: int | None | Sequence[int | None] = 16,
+        pairwise: bool | Sequence[bool] = False,
+        num_fields: int | None = None,
     ) -> None:
         super().__init__()
         if problem := tower_count_problem(num_towers):
             raise ValueError(problem)
-        crosses = zip(
-            per_tower(cross_layers, num_towers, "cross_layers"),
-            per_tower(cross_rank, num_towers, "cross_rank"),
-            strict=True,
+        options = list(
+            zip(
+                per_tower(cross_layers, num_towers, "cross_layers"),
+                per_tower(cross_rank, num_towers, "cross_rank"),
+                per_tower(pairwise, num_towers, "pairwise"),
+                strict=True,
+            )
         )
+        if any(with_pairs for *_, with_pairs in options) and num_fields is None:
+            raise ValueError("pairwise towers need num_fields (the fields that K concatenates)")
         self.towers = nn.ModuleList(
-            Tower(input_dim, hidden_units, dropout, batch_norm, activation, layers, rank)
-            for layers, rank in crosses
+            Tower(
+                input_dim,
+                hidden_units,
+                dropout,
+                batch_norm,
+                activation,
+                layers,
+                rank,
+                num_fields if with_pairs else None,
+            )
+            for layers, rank, with_pairs in options
         )
 
     @property
