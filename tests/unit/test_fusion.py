@@ -262,35 +262,43 @@ def test_towers_with_low_rank_crosses_serve_exactly_what_they_trained() -> None:
         REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", cross_layers=1)
 
 
-def test_a_pairwise_tower_adds_fwfm_pair_terms_to_its_logit() -> None:
+def test_towers_with_products_add_field_pair_inner_products() -> None:
     torch.manual_seed(0)
     net = REACTION(
         FEATURE_MAP,
         embedding_dim=4,
         hidden_units=[8],
-        num_towers=2,
+        num_towers=3,
         serve=0,
-        pairwise=[True, False],
+        products=["fwfm", "inner", None],
     ).eval()
-    paired, plain = net.towers.towers
-    assert plain.pairwise is None and paired.pairwise.weight.numel() == 6  # 4 fields: 6 pairs
+    fwfm, inner, plain = net.towers.towers
+    assert fwfm.pair_logit.weight.numel() == 6 and inner.pair_logit is None  # 4 fields: 6 pairs
+    first = [t.mlp.modules() for t in (inner, plain)]
+    widths = [next(m for m in mods if isinstance(m, torch.nn.Linear)).in_features for mods in first]
+    assert widths == [16 + 6, 16]  # 4 fields x 4 dims, + 6 inner products
     with torch.no_grad():
-        paired.pairwise.weight.copy_(torch.arange(1.0, 7.0))
+        fwfm.pair_logit.weight.copy_(torch.arange(1.0, 7.0))
     features = torch.randint(0, 7, (16, 4))
     v = net.embedding(features)  # (B, F, D)
-    r = dict(zip([(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)], range(1, 7), strict=True))
-    by_hand = sum(w * (v[:, i] * v[:, j]).sum(dim=1) for (i, j), w in r.items())
+    pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+    products = torch.stack([(v[:, i] * v[:, j]).sum(dim=1) for i, j in pairs], dim=1)
+    flat = v.flatten(start_dim=1)
     with torch.no_grad():
-        mlp_logit = paired.head(paired.mlp(v.flatten(start_dim=1))).squeeze(-1)
         served = net.served()(features)
-        trained = net.forward_train(features).logits[0]
-    torch.testing.assert_close(served, mlp_logit + by_hand)
-    assert torch.equal(served, trained)
-    with pytest.raises(ValueError, match="crosses or pairwise term"):
-        REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", pairwise=True)
+        trained = net.forward_train(features).logits
+        fwfm_by_hand = fwfm.head(fwfm.mlp(flat)).squeeze(-1) + products @ torch.arange(1.0, 7.0)
+        inner_by_hand = inner.head(inner.mlp(torch.cat([flat, products], dim=1))).squeeze(-1)
+    torch.testing.assert_close(served, fwfm_by_hand)
+    torch.testing.assert_close(trained[1], inner_by_hand)
+    assert torch.equal(served, trained[0])
+    with pytest.raises(ValueError, match=r"products='outer' \(allowed: null, fwfm, inner\)"):
+        REACTION(FEATURE_MAP, num_towers=2, products="outer")
+    with pytest.raises(ValueError, match="crosses or products"):
+        REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", products="inner")
     mixed = GroupedFieldEmbedding(FEATURE_MAP.vocab_sizes, [4, 4, 8, 2])  # afe.dim_policy=relevance
     with pytest.raises(ValueError, match="one embedding size for every field"):
-        REACTION(FEATURE_MAP, num_towers=2, pairwise=True, embedding=mixed)
+        REACTION(FEATURE_MAP, num_towers=2, products="fwfm", embedding=mixed)
 
 
 def test_towers_may_differ_a_plain_served_tower_beside_a_full_rank_cross_peer() -> None:

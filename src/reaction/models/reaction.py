@@ -38,8 +38,9 @@ class REACTION(CTRModel):
     """``(B, F) -> embedding -> flatten (B, K) -> T towers -> (T, B)`` logits; serves one.
 
     ``cross_layers`` DCN-V2 cross layers of rank ``cross_rank`` (None: full rank) open every
-    tower, or each tower its own (lists); 0 layers: the paper's plain MLP towers. ``pairwise``
-    adds FwFM's pairwise term to every tower's logit, or to the towers a list marks.
+    tower, or each tower its own (lists); 0 layers: the paper's plain MLP towers. ``products``
+    (``"fwfm"``: FwFM's pair term on the logit, ``"inner"``: IPNN's inner products into the MLP)
+    give every tower, or each tower its own, the field pairs' inner products.
 
     ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
     (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.
@@ -60,7 +61,7 @@ class REACTION(CTRModel):
         embedding: nn.Module | None = None,
         cross_layers: int | Sequence[int] = 0,
         cross_rank: int | None | Sequence[int | None] = 16,
-        pairwise: bool | Sequence[bool] = False,
+        products: str | None | Sequence[str | None] = None,
     ) -> None:
         super().__init__()
         if problem := serve_problem(serve, num_towers):
@@ -68,16 +69,16 @@ class REACTION(CTRModel):
         self.embedding = flat_input_embedding(
             feature_map.vocab_sizes, embedding_dim, init_std, embedding
         )
-        with_pairs = any(per_tower(pairwise, num_towers, "pairwise"))
-        if with_pairs and not isinstance(self.embedding, FieldEmbedding):
+        with_products = any(per_tower(products, num_towers, "products"))
+        if with_products and not isinstance(self.embedding, FieldEmbedding):
             raise ValueError(
-                "pairwise towers need one embedding size for every field: set "
+                "towers with products need one embedding size for every field: set "
                 "afe.dim_policy=uniform afe.subspace_dim=null"
             )
         if parametrization == "reparam":
-            if dropout or batch_norm or cross_layers or with_pairs:
+            if dropout or batch_norm or cross_layers or with_products:
                 raise ValueError(
-                    "fusion=reparam towers take no dropout, batch_norm, crosses or pairwise term"
+                    "fusion=reparam towers take no dropout, batch_norm, crosses or products"
                 )
             self.towers = ReparamTowers(
                 num_towers, self.embedding.flat_dim, hidden_units, activation
@@ -92,7 +93,7 @@ class REACTION(CTRModel):
                 activation,
                 cross_layers,
                 cross_rank,
-                pairwise,
+                products,
                 feature_map.num_fields,
             )
         else:

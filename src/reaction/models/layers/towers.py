@@ -8,10 +8,11 @@ differ (``cross_layers`` and ``cross_rank`` per tower, e.g. ``[1, 3]`` and ``[8,
 richer peer trained beside a small served tower passes on what it learns through the fusion
 terms, while every tower keeps the same hidden widths that DTF's feature-level terms compare.
 
-A tower may also add FwFM's pairwise term to its logit (``pairwise``): ``sum_{i<j} r_ij <v_i,
-v_j>`` over the field embeddings, for ``F (F - 1) / 2`` scalars. An MLP has to learn to multiply
-two fields' embeddings; the term hands it every field pair's inner product, which is exactly how
-an affinity such as user x item is stored -- for a few hundred parameters and no new layer width.
+A tower may also see field-pair products (``products``): an MLP has to learn to multiply two
+fields' embeddings, while an affinity such as user x item *is* an inner product. ``"fwfm"`` adds
+FwFM's ``sum_{i<j} r_ij <v_i, v_j>`` to the logit (``F (F - 1) / 2`` scalars); ``"inner"`` feeds
+the ``P`` inner products to the MLP as IPNN does (``P x H_1`` weights), which lets the MLP combine
+them -- the stronger and larger of the two.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from reaction.models.layers.factorization import FieldWeightedInteraction
+from reaction.models.layers.factorization import FieldWeightedInteraction, InnerProduct
 from reaction.models.layers.interactions import CrossNetV2
 from reaction.models.layers.mlp import MLP
 
@@ -44,12 +45,12 @@ def serve_problem(serve: object, num_towers: int) -> str | None:
 
 
 def per_tower(
-    value: int | None | Sequence[int | None], num_towers: int, name: str
-) -> list[int | None]:
+    value: int | str | None | Sequence[int | str | None], num_towers: int, name: str
+) -> list[int | str | None]:
     """One value for every tower, or a list: tower ``k`` takes entry ``k`` and towers past its
     end its last entry, so ``[0, 3]`` means "the served tower 0 plain, every peer 3" at any
     tower count (entries past ``num_towers`` describe peers this run does not train)."""
-    if value is None or isinstance(value, int):
+    if value is None or isinstance(value, int | str):
         return [value] * num_towers
     values = list(value)
     if not values:
@@ -61,10 +62,17 @@ def per_tower(
 TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]
 
 
+PRODUCTS = ("fwfm", "inner")  # a tower's optional field-pair products (``products``)
+
+
 class Tower(nn.Module):
-    """``(B, K) -> (B,)``: [low-rank crosses ->] an MLP and its own logit head [+ FwFM's pairwise
-    term over the ``pair_fields`` equal-width field embeddings that ``K`` concatenates]; what a
-    served REACTION model runs. The MLP's hidden layers are what DTF fuses."""
+    """``(B, K) -> (B,)``: [low-rank crosses ->] an MLP and its own logit head; what a served
+    REACTION model runs. The MLP's hidden layers are what DTF fuses.
+
+    ``products`` reads ``K`` as ``num_fields`` equal-width field embeddings: ``"fwfm"`` adds FwFM's
+    pairwise term to the logit, ``"inner"`` hands the MLP every pair's inner product next to the
+    embeddings (IPNN's product layer; ``P`` more inputs to the first layer).
+    """
 
     def __init__(
         self,
@@ -75,33 +83,46 @@ class Tower(nn.Module):
         activation: str,
         cross_layers: int = 0,
         cross_rank: int | None = 16,
-        pair_fields: int | None = None,
+        products: str | None = None,
+        num_fields: int | None = None,
     ) -> None:
         super().__init__()
         if not hidden_units:
             raise ValueError("a DTF tower needs at least one hidden layer to fuse")
         if cross_layers < 0:
             raise ValueError(f"cross_layers must be >= 0, got {cross_layers}")
+        if products is not None and products not in PRODUCTS:
+            raise ValueError(f"products={products!r} (allowed: null, {', '.join(PRODUCTS)})")
+        if products is not None and (num_fields is None or input_dim % num_fields):
+            raise ValueError(f"products need K = {input_dim} split into equal field embeddings")
+        self.num_fields = num_fields
         self.cross = CrossNetV2(input_dim, cross_layers, cross_rank) if cross_layers else None
-        self.mlp = MLP(input_dim, hidden_units, dropout, batch_norm, activation)
+        self.pair_logit = FieldWeightedInteraction(num_fields) if products == "fwfm" else None
+        self.inner = InnerProduct(num_fields) if products == "inner" else None
+        extra = self.inner.output_dim if self.inner is not None else 0
+        self.mlp = MLP(input_dim + extra, hidden_units, dropout, batch_norm, activation)
         self.head = nn.Linear(self.mlp.output_dim, 1)
-        self.pairwise = FieldWeightedInteraction(pair_fields) if pair_fields else None
 
-    def _pair_logit(self, x: torch.Tensor) -> torch.Tensor | float:
-        if self.pairwise is None:
-            return 0.0
-        return self.pairwise(x.view(x.shape[0], self.pairwise.pairs.num_fields, -1))
+    def _fields(self, x: torch.Tensor) -> torch.Tensor:
+        return x.view(x.shape[0], self.num_fields, -1)
 
-    def _crossed(self, x: torch.Tensor) -> torch.Tensor:
-        return x if self.cross is None else self.cross(x)
+    def _mlp_input(self, x: torch.Tensor) -> torch.Tensor:
+        crossed = x if self.cross is None else self.cross(x)
+        if self.inner is None:
+            return crossed
+        return torch.cat([crossed, self.inner(self._fields(x))], dim=1)
+
+    def _logit(self, top: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        logit = self.head(top).squeeze(-1)
+        return logit if self.pair_logit is None else logit + self.pair_logit(self._fields(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.mlp(self._crossed(x))).squeeze(-1) + self._pair_logit(x)
+        return self._logit(self.mlp(self._mlp_input(x)), x)
 
     def forward_hidden(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         """``(logits (B,), hidden layers)`` in one pass."""
-        hidden = self.mlp.forward_hidden(self._crossed(x))
-        return self.head(hidden[-1]).squeeze(-1) + self._pair_logit(x), hidden
+        hidden = self.mlp.forward_hidden(self._mlp_input(x))
+        return self._logit(hidden[-1], x), hidden
 
 
 class TowerStack(nn.Module):
@@ -117,22 +138,18 @@ class TowerStack(nn.Module):
         activation: str = "relu",
         cross_layers: int | Sequence[int] = 0,
         cross_rank: int | None | Sequence[int | None] = 16,
-        pairwise: bool | Sequence[bool] = False,
+        products: str | None | Sequence[str | None] = None,
         num_fields: int | None = None,
     ) -> None:
         super().__init__()
         if problem := tower_count_problem(num_towers):
             raise ValueError(problem)
-        options = list(
-            zip(
-                per_tower(cross_layers, num_towers, "cross_layers"),
-                per_tower(cross_rank, num_towers, "cross_rank"),
-                per_tower(pairwise, num_towers, "pairwise"),
-                strict=True,
-            )
+        options = zip(
+            per_tower(cross_layers, num_towers, "cross_layers"),
+            per_tower(cross_rank, num_towers, "cross_rank"),
+            per_tower(products, num_towers, "products"),
+            strict=True,
         )
-        if any(with_pairs for *_, with_pairs in options) and num_fields is None:
-            raise ValueError("pairwise towers need num_fields (the fields that K concatenates)")
         self.towers = nn.ModuleList(
             Tower(
                 input_dim,
@@ -142,9 +159,10 @@ class TowerStack(nn.Module):
                 activation,
                 layers,
                 rank,
-                num_fields if with_pairs else None,
+                pair_products,
+                num_fields,
             )
-            for layers, rank, with_pairs in options
+            for layers, rank, pair_products in options
         )
 
     @property
