@@ -209,12 +209,14 @@ def test_cross_methods_record_ranked_crosses_and_are_seeded(method: str, planted
     plan = fit(data, method, 6, **TINY)
     crosses = plan.fitted_on["crosses"]
     assert [c["score"] for c in crosses] == sorted((c["score"] for c in crosses), reverse=True)
+    # TayFCS: LRE's eliminated crosses leave the cross ranking, not the fields' (module doc)
+    eliminated = plan.fitted_on.get("eliminated", [])
+    ranking = sorted(crosses + eliminated, key=lambda c: -c["score"])
     for planned in plan.fields:  # the plan's fields: first appearance in the ranked crosses
-        first = next(c for c in crosses if planned.name in c["fields"])
+        first = next(c for c in ranking if planned.name in c["fields"])
         assert planned.score == first["score"]
-    if method == "tayfcs":  # LRE's eliminated crosses are out of the ranking
-        gone = {tuple(c["fields"]) for c in plan.fitted_on["eliminated"]}
-        assert not gone & {tuple(c["fields"]) for c in crosses}
+    gone = {tuple(c["fields"]) for c in eliminated}
+    assert not gone & {tuple(c["fields"]) for c in crosses}
     again = fit(data, method, 6, **TINY)
     assert again.fields == plan.fields and again.fitted_on["crosses"] == crosses
     other = fit(data, method, 6, seed=1, **TINY)
@@ -225,3 +227,33 @@ def test_cross_methods_record_ranked_crosses_and_are_seeded(method: str, planted
 def test_cross_methods_refuse_more_fields_than_the_data_has(method: str, planted) -> None:
     with pytest.raises(ConfigError, match=r"afe\.num_fields=40 \(allowed: null or 1\.\.39"):
         fit(planted[0], method, 40)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "method",
+    [
+        "tayfcs",
+        pytest.param(
+            "idarts",
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="at the shared 3-epoch search the pair weights barely leave 0.5 and the "
+                "pairs of the strongest field C5 lead (experiments/afe_methods)",
+            ),
+        ),
+    ],
+)
+def test_a_field_of_every_planted_pair_ranks_above_all_noise(method, planted, tmp_path) -> None:
+    """Each planted pair carries a joint effect of logit variance ~0.16 -- more than all but three
+    main effects -- and a noise field none, so a method that scores crosses must rank at least one
+    field of every planted pair above every noise field; at k = 12 it keeps at most 2 noise
+    fields (the bound of the field selectors above). Search as the study composes it."""
+    data, truth = planted
+    plan = fit(data, method, 12, **composed_search(method, tmp_path))
+    ranking = [*plan.field_names, *(d["field"] for d in plan.dropped)]
+    first_noise = min(ranking.index(f) for f in truth.names(NOISE))
+    for pair in truth.interactions:
+        best = min(ranking.index(f) for f in pair.fields)
+        assert best < first_noise, f"pair {pair.fields}: best rank {best}, noise from {first_noise}"
+    assert len(set(plan.field_names) & set(truth.names(NOISE))) <= 2

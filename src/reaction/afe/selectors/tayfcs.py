@@ -18,7 +18,12 @@ is the reference's setting).
 ids, ``HASH_BUCKETS`` at most) is trained on the fit rows; each cross is then removed on the
 holdout rows (its weight replaced by the weights' mean, as the reference does) and a cross whose
 removal *lowers* the holdout log loss adds nothing beyond its sub-fields and is eliminated.
-Fields: first appearance in the ranked crosses left after LRE (``reaction.afe.selectors.crosses``).
+
+**Fields.** First appearance in TayScorer's ranked crosses (``reaction.afe.selectors.crosses``).
+LRE decides whether a cross is worth adding *on top of* its fields; eliminating one says its
+fields already carry its information, never that they should go, and a field plan adds no cross
+features, so LRE does not move the fields: its verdict is the plan's cross-level result
+(``fitted_on["crosses"]``: the ranked crosses LRE kept, ``["eliminated"]``: those it removed).
 """
 
 from __future__ import annotations
@@ -153,5 +158,5 @@ def tayfcs(data: SearchData, cfg: SearchConfig, seed: int) -> FieldScores:
         "crosses": cross_record(data.fields, kept),
         "eliminated": cross_record(data.fields, [(c, s) for c, s in ranked if c in eliminated]),
     }
-    scores = first_appearance(data.fields, kept)
+    scores = first_appearance(data.fields, ranked)
     return FieldScores(scores, search_seconds=time.perf_counter() - start, detail=detail)
