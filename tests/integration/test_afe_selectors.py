@@ -230,20 +230,7 @@ def test_cross_methods_refuse_more_fields_than_the_data_has(method: str, planted
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "method",
-    [
-        "tayfcs",
-        pytest.param(
-            "idarts",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="at the shared 3-epoch search the pair weights barely leave 0.5 and the "
-                "pairs of the strongest field C5 lead (experiments/afe_methods)",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("method", CROSS_METHODS)
 def test_a_field_of_every_planted_pair_ranks_above_all_noise(method, planted, tmp_path) -> None:
     """Each planted pair carries a joint effect of logit variance ~0.16 -- more than all but three
     main effects -- and a noise field none, so a method that scores crosses must rank at least one

@@ -8,7 +8,13 @@ architecture search applied to a CTR search space of feature interactions (the s
 AutoFIS-style interaction selection). The search network is the shared one plus a mixed operation
 per field pair ``p = (i, j)``: ``softmax(alpha_p)`` over the operations ``(zero, <e_i, e_j>)``
 (DARTS's continuous relaxation of "no interaction" vs. the FM inner product), summed into the
-logit beside the MLP tower. Bi-level search: the weights ``w`` train on the fit rows; every
+logit beside the MLP tower. The inner product is taken on embeddings centred over the batch and
+batch-normalised per pair (AutoFIS's BN, without affine terms), so that ``alpha`` weighs a pure
+interaction of unit scale: uncentred, ``<e_i, e_j>`` also carries the main effect of a strong
+field and its scale grows with the embeddings' norms, and the pairs of the strongest field win
+(the centring is our choice; the planted interactions are double-centred tables).
+
+Bi-level search: the weights ``w`` train on the fit rows; every
 ``UPDATE_EVERY`` steps ``alpha`` takes an Adam step on iDARTS's hypergradient
 
     dL_val/dalpha = grad_alpha L_val
@@ -38,10 +44,12 @@ from reaction.afe.selectors.search_net import Gate, SearchNet, Step, batches, bc
 UPDATE_EVERY = 5  # the reference trains 5 weight steps between architecture steps
 NEUMANN_TERMS = 2  # the reference's architect_hess.py: v + (I - eta H) v + (I - eta H)^2 v
 OPS = ("zero", "inner_product")
+BN_EPS = 1e-5  # BatchNorm's
 
 
 class PairInteraction(nn.Module):
-    """``(B, F, D)`` -> ``(B,)``: the mixed operation of every field pair, summed."""
+    """``(B, F, D)`` -> ``(B,)``: the mixed operation of every field pair, summed; each pair's
+    inner product of batch-centred embeddings is batch-normalised (see the module doc)."""
 
     def __init__(self, num_fields: int) -> None:
         super().__init__()
@@ -55,8 +63,10 @@ class PairInteraction(nn.Module):
         return 1 - torch.softmax(self.alpha, dim=-1)[:, 0]
 
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
+        emb = emb - emb.mean(0, keepdim=True)
         inner = (emb[:, self.rows] * emb[:, self.cols]).sum(-1)  # (B, P)
-        return inner @ self.weights()
+        var, mean = torch.var_mean(inner, dim=0, unbiased=False)
+        return ((inner - mean) / torch.sqrt(var + BN_EPS)) @ self.weights()
 
 
 class InteractionSearchNet(SearchNet):
