@@ -46,7 +46,8 @@ GRID_AXES = {
     ("experiment", "ablation_afe"): {"afe": "none,paper,extended", "seed": SEEDS},
     ("experiment", "afe_methods"): {
         "afe.num_fields": "12,4,8,16",
-        "afe": "paper,random,lasso,pca,permutation,sfs,autofield,lpfs,optfs,adafs,gbdt",
+        "afe": "paper,random,lasso,pca,permutation,sfs,autofield,lpfs,optfs,adafs,gbdt,"
+        "tayfcs,idarts",
         "seed": SEEDS,
     },
     ("experiment", "towers"): {"fusion.towers": "1,2,4,8", "seed": SEEDS},

@@ -19,6 +19,8 @@ METHODS: tuple[str, ...] = (
     "optfs",
     "lpfs",
     "sfs",
+    "tayfcs",
+    "idarts",
 )
 # Train a model on the sample: their plans report the search cost (seconds) on its own.
 LEARNED: tuple[str, ...] = tuple(m for m in METHODS if m not in ("random", "pca"))

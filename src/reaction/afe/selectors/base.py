@@ -102,7 +102,8 @@ class SearchData:
 @dataclass(frozen=True)
 class FieldScores:
     """One score per field (higher = keep first); ``zeroed`` fields the method itself removed
-    (a zero group norm, a closed gate); ``search_seconds`` for methods that train a network."""
+    (a zero group norm, a closed gate); ``search_seconds`` for methods that train a network;
+    ``detail``: plain-JSON extras the plan records in ``fitted_on`` (ranked crosses)."""
 
     scores: dict[str, float]
     zeroed: frozenset[str] = frozenset()

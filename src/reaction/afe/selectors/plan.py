@@ -4,7 +4,9 @@ Chosen: the ``afe.num_fields`` best-ranked fields, in rank order, each with its 
 (``num_fields: null``: every field the method did not zero out). Dropped: the rest, with
 ``reason`` ``budget`` (ranked below the k-th) or ``zeroed`` (removed by the method itself: a zero
 group norm, a shut gate), their score and rank. ``fitted_on`` records the method, the sample and
-the seconds of the whole fit and, for methods that train a model, of the search alone.
+the seconds of the whole fit and, for methods that train a model, of the search alone; a
+method that ranks crosses (TayFCS, IDARTS) adds its ranked crosses there (``crosses``,
+``eliminated``), which the served model does not read (``fitted_on`` is outside the fingerprint).
 """
 
 from __future__ import annotations
@@ -86,5 +88,6 @@ def fit_selector_plan(
     }
     if cfg.variant in LEARNED:
         fitted_on["search_seconds"] = scores.search_seconds
+    fitted_on.update(scores.detail)
     return AFEPlan(cfg.variant, tuple(feature_map.labels), fields, dropped, None, 0.0,
                    fitted_on, cfg.to_dict())  # fmt: skip

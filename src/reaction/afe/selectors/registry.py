@@ -9,6 +9,7 @@ from reaction.afe.selectors.adafs import adafs
 from reaction.afe.selectors.autofield import autofield
 from reaction.afe.selectors.base import FieldScores, SearchConfig, SearchData
 from reaction.afe.selectors.gbdt import gbdt
+from reaction.afe.selectors.idarts import idarts
 from reaction.afe.selectors.lasso import lasso
 from reaction.afe.selectors.lpfs import lpfs
 from reaction.afe.selectors.optfs import optfs
@@ -16,6 +17,7 @@ from reaction.afe.selectors.pca import pca
 from reaction.afe.selectors.permutation import permutation
 from reaction.afe.selectors.random import random
 from reaction.afe.selectors.sfs import sfs
+from reaction.afe.selectors.tayfcs import tayfcs
 
 Selector = Callable[[SearchData, SearchConfig, int], FieldScores]
 
@@ -30,6 +32,8 @@ SELECTORS: dict[str, Selector] = {
     "optfs": optfs,
     "lpfs": lpfs,
     "sfs": sfs,
+    "tayfcs": tayfcs,
+    "idarts": idarts,
 }
 if tuple(SELECTORS) != METHODS:  # one list of names: the config's and this one agree
     raise ImportError(f"selector registry {tuple(SELECTORS)} != METHODS {METHODS}")
