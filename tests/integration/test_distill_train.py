@@ -47,9 +47,7 @@ def test_the_teacher_is_trained_first_into_its_own_run_folder(kd_run: tuple[Path
     assert results["costs"][keys.PARAMS_DENSE] == fields * 16 * hidden + hidden + hidden + 1
 
 
-def test_a_finished_teacher_is_not_trained_again(
-    kd_run: tuple[Path, dict], data_dir: Path
-) -> None:
+def test_a_finished_teacher_is_not_trained_again(kd_run: tuple[Path, dict], data_dir: Path) -> None:
     run, _ = kd_run
     files = sorted((run / "teachers").rglob("*"))
     stamps = [os.stat(p).st_mtime_ns for p in files]
