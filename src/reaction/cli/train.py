@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 from typing import Any
 
 import hydra
@@ -30,6 +31,7 @@ from reaction.runs.checkpoint import checkpoint_plan
 from reaction.runs.load import load_run
 from reaction.runs.results import build_results
 from reaction.runs.run_dir import RunDir
+from reaction.runs.teacher import train_teachers
 from reaction.tracking.artifacts import log_artifacts
 from reaction.tracking.loggers import finish, log_config, log_final
 from reaction.tracking.wandb_mode import ensure_wandb_mode
@@ -95,12 +97,14 @@ def _served_costs(
     return costs
 
 
-def _objective(node: DictConfig | None) -> FusionObjective:
-    """The training objective the fusion config names (``fusion=kd``: its teacher's served
-    model, loaded from the teacher's run directory)."""
+def _objective(
+    node: DictConfig | None, feature_map: FeatureMap, teachers: list[Path]
+) -> FusionObjective:
+    """The training objective the fusion config names (the distillation kinds: the teachers'
+    served models, loaded from their run directories)."""
     cfg = fusion_config(OmegaConf.to_container(node, resolve=True) if node else None)
-    teacher = load_run(cfg.teacher_run).net if cfg.kind == "kd" else None
-    return FusionObjective(cfg, teacher)
+    nets = [load_run(run).net for run in teachers]
+    return FusionObjective(cfg, nets, feature_map.vocab_sizes)
 
 
 def _afe_summary(plan: AFEPlan | None) -> dict[str, Any] | None:
@@ -132,6 +136,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         record.check(resume_from)  # before any data is read or any state restored
     if (finished := run_dir.finished_results(cfg.get("resume"))) is not None:
         return finished
+    teachers = train_teachers(cfg, train)  # fusion.teacher_model: trained first, in this run
     L.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data.datamodule)
     datamodule.prepare_and_setup()
@@ -149,7 +154,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     module = instantiate(
         cfg.module,
         net=net,
-        objective=_objective(cfg.get("fusion")),
+        objective=_objective(cfg.get("fusion"), feature_map, teachers),
         dataset_labels=list(feature_map.labels),
     )
     loggers: list[Logger] = _instantiate_all(cfg.get("logger"))

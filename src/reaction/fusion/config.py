@@ -4,7 +4,7 @@ towers there are and which one is served. The one place these rules are checked;
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
@@ -16,8 +16,12 @@ from reaction.config.values import int_at_least
 from reaction.fusion.schedules import FusionSchedule
 from reaction.models.layers.towers import serve_problem, tower_count_problem
 
-FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "reparam"]
-KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "reparam")
+FusionKind = Literal["none", "dtf", "entropy_reg", "kd", "eckd", "bkd", "reparam"]
+KINDS: tuple[str, ...] = ("none", "dtf", "entropy_reg", "kd", "eckd", "bkd", "reparam")
+# the kinds that learn from trained teachers (``reaction.fusion.distillation``)
+DISTILL_KINDS: tuple[str, ...] = ("kd", "eckd", "bkd")
+KD_LOSSES: tuple[str, ...] = ("bce", "mse")
+_TEACHER_KEYS = ("teacher_run", "teacher_model", "kd_weight", "kd_temperature", "ce_weight")
 _READ = {  # the keys each kind reads besides kind, towers and parametrization
     "none": (),
     "dtf": (
@@ -32,7 +36,9 @@ _READ = {  # the keys each kind reads besides kind, towers and parametrization
         "schedule",
     ),
     "entropy_reg": ("entropy_weight", "schedule"),
-    "kd": ("kd_weight", "kd_temperature", "teacher_run", "schedule"),
+    "kd": (*_TEACHER_KEYS, "kd_loss", "schedule"),
+    "eckd": (*_TEACHER_KEYS, "kd_loss", "gate_dim", "schedule"),
+    "bkd": (*_TEACHER_KEYS, "bridge_dim", "bridge_layers", "hint_weight", "schedule"),
     "reparam": ("schedule",),
 }
 
@@ -54,7 +60,14 @@ class FusionConfig:
     entropy_weight: float = 0.0
     kd_weight: float = 0.0
     kd_temperature: float = 1.0
-    teacher_run: str | None = None
+    teacher_run: str | list[str] | None = None  # finished run directories that teach
+    teacher_model: str | list[str] | None = None  # model names trained first, in this run
+    kd_loss: str = "bce"  # "bce": Hinton's soft labels; "mse": logit matching (KD-DAGFM)
+    ce_weight: float = 1.0  # the label loss's weight under distillation (KD-DAGFM's alpha)
+    gate_dim: int = 4  # eckd: embedding size of the teacher gate's own field embedding
+    bridge_dim: int = 8  # bkd: embedding size of the GNN bridge
+    bridge_layers: int = 2  # bkd: message-passing steps of the bridge
+    hint_weight: float = 0.1  # bkd: the student's hidden state towards the bridge's nodes
     serve: str | int = "best"  # the tower with the best val AUC, or a fixed index
     parametrization: str = "independent"  # "reparam": ReparamTowers (fusion=reparam)
     schedule: FusionSchedule = field(default_factory=FusionSchedule)
@@ -73,7 +86,10 @@ class FusionConfig:
             raise ConfigError(bad, "fusion config")
 
     def _problems(self) -> list[str | None]:
-        weights = ("alpha", "beta", "gamma", "ensemble_kd", "entropy_weight", "kd_weight")
+        weights = (
+            *("alpha", "beta", "gamma", "ensemble_kd", "entropy_weight", "kd_weight"),
+            *("ce_weight", "hint_weight"),
+        )
         towers = tower_count_problem(self.towers)
         return [
             None if self.kind in KINDS else f"fusion.kind={self.kind!r} (allowed: {KINDS})",
@@ -100,10 +116,49 @@ class FusionConfig:
             "(reparam towers go with kind reparam only)"
             if (self.kind == "reparam") != (self.parametrization == "reparam")
             else None,
-            "fusion=kd needs fusion.teacher_run=<a trained run directory>"
-            if self.kind == "kd" and not self.teacher_run
+            *self._teacher_problems(),
+        ]
+
+    def _teacher_problems(self) -> list[str | None]:
+        """Distillation kinds need teachers (run directories or models trained first); ECKD's
+        gate needs something to choose between; the towers stay one (the student)."""
+        if self.kind not in DISTILL_KINDS:
+            return []
+        teachers = len(self.teacher_runs) + len(self.teacher_models)
+        return [
+            f"fusion={self.kind} needs fusion.teacher_run=<a trained run directory> or "
+            "fusion.teacher_model=<a model name> (a list for several teachers)"
+            if teachers == 0
+            else None,
+            f"fusion=eckd gates between teachers, got {teachers} (allowed: >= 2)"
+            if self.kind == "eckd" and teachers == 1
+            else None,
+            f"fusion.kd_loss={self.kd_loss!r} (allowed: {KD_LOSSES})"
+            if self.kd_loss not in KD_LOSSES
+            else None,
+            *(
+                f"fusion.{key}={value!r} (allowed: an int >= 1)"
+                for key, value in (
+                    ("gate_dim", self.gate_dim),
+                    ("bridge_dim", self.bridge_dim),
+                    ("bridge_layers", self.bridge_layers),
+                )
+                if int_at_least(key, value, 1)
+            ),
+            f"fusion={self.kind} trains one student: fusion.towers={self.towers} (allowed: 1)"
+            if self.towers != 1
             else None,
         ]
+
+    @property
+    def teacher_runs(self) -> tuple[str, ...]:
+        """``teacher_run`` as a tuple (one directory or a list of them)."""
+        return as_names(self.teacher_run)
+
+    @property
+    def teacher_models(self) -> tuple[str, ...]:
+        """``teacher_model`` as a tuple: the models trained first, in this run."""
+        return as_names(self.teacher_model)
 
     def unread_keys(self) -> dict[str, str]:
         """Keys set away from their default that ``kind`` never reads, and why: a silent no-op
@@ -115,6 +170,13 @@ class FusionConfig:
             for f in fields(self)
             if f.name not in read and getattr(self, f.name) != getattr(default, f.name)
         }
+
+
+def as_names(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """A key that takes one name or a list of them (``teacher_run``, ``teacher_model``)."""
+    if value is None:
+        return ()
+    return (value,) if isinstance(value, str) else tuple(str(v) for v in value)
 
 
 def fusion_config(node: Mapping[str, Any] | None) -> FusionConfig:

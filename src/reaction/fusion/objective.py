@@ -2,9 +2,9 @@
 
 ``fusion.kind`` picks the paper's variants (REACTION.md, "DTF"): ``none`` (cross-entropy only),
 ``dtf`` (the three fusion losses between every pair of towers), ``entropy_reg`` (a confidence
-penalty, Pereyra et al. 2017), ``kd`` (distillation from a trained teacher), ``reparam`` (our
-variant: cross-entropy only, the towers share weights and merge,
-``reaction.models.layers.reparam_towers``).
+penalty, Pereyra et al. 2017), ``kd`` / ``eckd`` / ``bkd`` (distillation from trained teachers:
+``reaction.fusion.distillation``), ``reparam`` (our variant: cross-entropy only, the towers share
+weights and merge, ``reaction.models.layers.reparam_towers``).
 Tower ``k``'s loss is::
 
     CE_k + scale(t) * (1 / (T - 1)) sum_{j != k} [alpha L_srf + beta L_rrf + gamma L_contra](k, j)
@@ -31,7 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from reaction.fusion.config import FusionConfig
+from reaction.fusion.config import DISTILL_KINDS, FusionConfig
+from reaction.fusion.distillation import Distiller, make_distiller
 from reaction.fusion.losses import (
     contrastive_fusion,
     normalized_states,
@@ -49,29 +50,47 @@ class FusionObjective(nn.Module):
 
     Every model trains through it: with ``fusion=none`` and one tower it is plain binary
     cross-entropy (plus the model's auxiliary losses). ``scale`` (set by the schedule callback)
-    multiplies every fusion weight. The teacher of ``kd`` is a frozen module evaluated here, so
-    it follows the model's device.
+    multiplies every fusion weight. The teachers of the distillation kinds are frozen modules
+    evaluated here (``distiller``), so they follow the model's device; ECKD's gate and BKD's
+    bridge are trained here too (``CTRModule`` optimises the objective's trainable parameters).
+    ``vocab_sizes``: the ids' vocabulary per field, which the gate and the bridge embed.
     """
 
-    def __init__(self, cfg: FusionConfig | None = None, teacher: nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        cfg: FusionConfig | None = None,
+        teacher: nn.Module | Sequence[nn.Module] | None = None,
+        vocab_sizes: Sequence[int] | None = None,
+    ) -> None:
         super().__init__()
         cfg = cfg or FusionConfig()
-        if (cfg.kind == "kd") != (teacher is not None):
-            raise ValueError("a teacher net is needed exactly when fusion.kind is 'kd'")
+        teachers = [teacher] if isinstance(teacher, nn.Module) else list(teacher or [])
+        if (cfg.kind in DISTILL_KINDS) != bool(teachers):
+            raise ValueError(
+                f"teacher nets are needed exactly when fusion.kind is in {DISTILL_KINDS}"
+            )
         self.cfg = cfg
         self.scale = 1.0
-        self.teacher = teacher.eval().requires_grad_(False) if teacher is not None else None
+        self.distiller: Distiller | None = (
+            make_distiller(cfg, teachers, vocab_sizes) if teachers else None
+        )
 
-    def train(self, mode: bool = True) -> FusionObjective:
-        super().train(mode)
-        if self.teacher is not None:
-            self.teacher.eval()  # dropout/BN of the teacher stay frozen
-        return self
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        # checkpoints of ``fusion=kd`` runs written before several teachers held it at ``teacher``
+        old, new = prefix + "teacher.", prefix + "distiller.teachers.nets.0."
+        for key in [k for k in state_dict if k.startswith(old)]:
+            state_dict[new + key[len(old) :]] = state_dict.pop(key)
+        super()._load_from_state_dict(state_dict, prefix, *args)
+
+    @property
+    def teacher(self) -> nn.Module | None:
+        """The first teacher (``kd`` with one teacher: the teacher)."""
+        return self.distiller.teachers.nets[0] if self.distiller is not None else None
 
     @property
     def needs_hidden(self) -> bool:
-        """Whether the towers' hidden states enter the loss (DTF's fusion terms)."""
-        return self.cfg.kind == "dtf"
+        """Whether the towers' hidden states enter the loss (DTF's fusion terms, BKD's hint)."""
+        return self.cfg.kind in ("dtf", "bkd")
 
     def _pair_terms(self, out: ModelOutput) -> dict[str, torch.Tensor]:
         """Mean over tower pairs (all, or ``pairs_per_step`` drawn for this step) of each fusion
@@ -92,7 +111,7 @@ class FusionObjective(nn.Module):
     ) -> dict[str, torch.Tensor]:
         ce = torch.stack([F.binary_cross_entropy_with_logits(z, labels) for z in out.logits])
         terms = {f"ce/tower{k}": value for k, value in enumerate(ce)} if len(ce) > 1 else {}
-        total = ce.sum()
+        total = ce.sum() if self.distiller is None else self.cfg.ce_weight * ce.sum()
         label_terms = {name: term(labels) for name, term in out.label_losses.items()}
         for name, value in {**out.aux_losses, **label_terms}.items():
             terms[f"{AUX_PREFIX}/{name}"] = value
@@ -101,8 +120,9 @@ class FusionObjective(nn.Module):
             total = total + self._dtf(out, terms)
         elif self.cfg.kind == "entropy_reg":
             total = total + self._confidence_penalty(out, terms)
-        elif self.cfg.kind == "kd":
-            total = total + self._distillation(out, features, terms)
+        elif self.distiller is not None:
+            student, own = self.distiller(out, labels, features, terms)
+            total = total + self.scale * student + own
         terms["total"] = total
         return terms
 
@@ -158,16 +178,3 @@ class FusionObjective(nn.Module):
         entropy = F.binary_cross_entropy(p, p, reduction="none").mean(1)  # H(p) per tower
         terms["entropy"] = entropy.mean()
         return -self.scale * self.cfg.entropy_weight * entropy.sum()
-
-    def _distillation(
-        self, out: ModelOutput, features: torch.Tensor, terms: dict[str, torch.Tensor]
-    ) -> torch.Tensor:
-        """``T^2 BCE(z / T, sigmoid(z_teacher / T))`` per tower (Hinton et al., binary form)."""
-        temp = self.cfg.kd_temperature
-        with torch.no_grad():
-            soft = torch.sigmoid(self.teacher(features) / temp)
-        kd = torch.stack(
-            [temp**2 * F.binary_cross_entropy_with_logits(z / temp, soft) for z in out.logits]
-        )
-        terms["kd"] = kd.mean()
-        return self.scale * self.cfg.kd_weight * kd.sum()

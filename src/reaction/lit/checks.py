@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from reaction.config.structure import model_towers, safe_object
 from reaction.config.values import int_at_least, is_int, is_number
+from reaction.fusion.config import DISTILL_KINDS
 from reaction.lit.ctr_module import CTRModule, module_problems
 from reaction.lit.labels import label_key, label_problems
 from reaction.metrics import keys
@@ -53,10 +54,10 @@ def label_config_problems(cfg: DictConfig) -> list[str]:
     labels = node.get("labels")
     problems = label_problems(labels, node.get("label_weights"), node.get("monitor_label"))
     kind = (cfg.get("fusion") or {}).get("kind")
-    if kind == "kd" and labels is not None and len(labels) > 1:
+    if kind in DISTILL_KINDS and labels is not None and len(labels) > 1:
         problems.append(
-            f"fusion.kind='kd' with module.labels={list(labels)}: the teacher predicts one label "
-            "(allowed: one label, or another fusion)"
+            f"fusion.kind={kind!r} with module.labels={list(labels)}: the teacher predicts one "
+            "label (allowed: one label, or another fusion)"
         )
     return problems
 

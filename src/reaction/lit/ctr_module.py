@@ -209,6 +209,9 @@ class CTRModule(L.LightningModule):
         lower rate typically adds a few 1e-3 AUC before early stopping ends the run.
         """
         embedding, dense = split_parameters(self.net)
+        # the objective's own learned parts (ECKD's gate, BKD's bridge); frozen teachers skipped
+        extra_embedding, extra_dense = split_parameters(self.objective)
+        embedding, dense = embedding + extra_embedding, dense + extra_dense
         hp = self.hparams
         groups = [
             {"params": embedding, "lr": hp.embedding_lr, "weight_decay": hp.embedding_weight_decay},

@@ -7,6 +7,7 @@ defaults (the Hydra ``model`` group is the registry).
 from reaction.models.apg import APG
 from reaction.models.autodis import AutoDis
 from reaction.models.autoint import AutoIntPlus
+from reaction.models.dagfm import DAGFM
 from reaction.models.dcn import DCN
 from reaction.models.dcn_v2 import DCNv2
 from reaction.models.dcn_v3 import DCNv3
@@ -27,6 +28,7 @@ from reaction.models.xdeepfm import XDeepFM
 
 __all__ = [
     "APG",
+    "DAGFM",
     "DCN",
     "DNN",
     "FM",
