@@ -17,6 +17,7 @@ from scipy.stats import ttest_ind
 from reaction.cli import report as report_cli
 from reaction.metrics import keys
 from reaction.reporting import report
+from reaction.reporting.plots import plot_sweep
 from reaction.reporting.report import (
     label_columns,
     pareto_front,
@@ -178,6 +179,22 @@ def test_numeric_sweeps_draw_one_line_per_remaining_group() -> None:
         assert table[key].to_list() == [4.0, 8.0, 4.0, 8.0]
         assert table["test AUC"][0] == np.mean([auc(4, 0), auc(4, 1)])
         assert table["test AUC std"][0] == np.std([auc(4, 0), auc(4, 1)], ddof=1)
+
+
+def test_a_tower_sweep_carries_the_training_cost_beside_the_auc(tmp_path: Path) -> None:
+    def run(towers: int, seed: int) -> dict:
+        fusion = {"kind": "dtf", "towers": towers}
+        result = _result("reaction", seed, 0.78 + towers / 1000, 100.0, 1.0, fusion=fusion)
+        result["costs"][keys.TRAIN_SAMPLES_PER_S] = 40_000.0 / towers + seed * 100
+        return result
+
+    results = [run(t, s) for t in (1, 2, 4) for s in (0, 1)]
+    table = sweep_table(results, "fusion.towers")
+    assert table["fusion.towers"].to_list() == [1.0, 2.0, 4.0]
+    assert table["train samples/s"].to_list() == [40_050.0, 20_050.0, 10_050.0]
+    assert table["train samples/s std"][0] == np.std([40_000.0, 40_100.0], ddof=1)
+    figure = plot_sweep(table, "fusion.towers", tmp_path / "towers.png")
+    assert figure.read_bytes().startswith(PNG_SIGNATURE)
 
 
 def test_categorical_sweeps_keep_first_seen_order() -> None:

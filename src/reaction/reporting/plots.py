@@ -15,6 +15,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 AUC = "test AUC"
+COST = "train samples/s"  # a sweep's training cost, drawn beside its AUC
 XLABELS = {"params": "parameters (total)", "ms/4096": "CPU latency, ms per batch of 4096"}
 DODGE = 0.5  # width a categorical tick's points spread over, one offset per line
 
@@ -92,7 +93,26 @@ def plot_sweep(table: pl.DataFrame, key: str, path: Path) -> Path:
         ax.set_xticks(range(len(categories)), categories)
     elif table[key].n_unique() <= 12:
         ax.set_xticks(table[key].unique().sort().to_list())
+    _plot_training_cost(ax, table, key, lines, categories)
     ax.set_xlabel(key)
     ax.set_ylabel("test AUC (mean ± std over seeds)")
     ax.set_title(f"test AUC vs. {key}")
     return _save(fig, ax, path)
+
+
+def _plot_training_cost(
+    ax: Axes, table: pl.DataFrame, key: str, lines: list[tuple], categories: list[str] | None
+) -> None:
+    """Training samples/s on a right-hand log axis (dashed, same colours): a sweep over towers,
+    fields or widths trades accuracy against training cost, so both belong on one figure."""
+    if COST not in table.columns or table[COST].is_null().all():
+        return
+    right = ax.twinx()
+    for i, (label, dataset) in enumerate(lines):
+        part = table.filter((pl.col("model") == label) & (pl.col("dataset") == dataset))
+        values = part[key]
+        xs = values.to_numpy() if categories is None else [categories.index(v) for v in values]
+        right.plot(xs, part[COST], "s--", color=f"C{i}", alpha=0.6, label=f"{label}: {COST}")
+    right.set_yscale("log")
+    right.set_ylabel(f"{COST} (dashed)")
+    right.legend(fontsize=7, loc="lower right")

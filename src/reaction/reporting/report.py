@@ -24,7 +24,7 @@ import polars as pl
 from scipy.stats import ttest_ind
 
 from reaction.metrics import keys
-from reaction.reporting.plots import plot_pareto, plot_sweep
+from reaction.reporting.plots import COST, plot_pareto, plot_sweep
 from reaction.reporting.summary import (
     COLUMNS,
     GROUP,
@@ -169,7 +169,8 @@ def _without(result: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def sweep_table(results: list[dict[str, Any]], key: str, by: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Test AUC mean and std (ddof=1) over seeds per (line, dataset, value of ``key``).
+    """Test AUC and training samples/s, mean and std (ddof=1) over seeds per (line, dataset,
+    value of ``key``).
 
     ``model`` names the line: the run label without the swept key. The ``key`` column is Float64
     for numbers, else an Enum in first-seen order (a categorical axis). Runs without the key are
@@ -185,16 +186,19 @@ def sweep_table(results: list[dict[str, Any]], key: str, by: tuple[str, ...] = (
     numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for _, v in kept)
     dtype = pl.Float64 if numeric else pl.Enum(list(dict.fromkeys(str(v) for _, v in kept)))
     line_by = tuple(k for k in by if k != key)
+    columns = (TEST_AUC, COST)
     runs = pl.DataFrame(
         {
             "model": [run_label(_without(r, key), line_by) for r, _ in kept],
             "dataset": [r["dataset"] for r, _ in kept],
             key: [float(v) if numeric else str(v) for _, v in kept],
-            TEST_AUC: [result_value(r, _SUMMARY[TEST_AUC].path) for r, _ in kept],
+            **{c: [result_value(r, _SUMMARY[c].path) for r, _ in kept] for c in columns},
         },
-        schema={"model": pl.String, "dataset": pl.String, key: dtype, TEST_AUC: pl.Float64},
+        schema={"model": pl.String, "dataset": pl.String, key: dtype}
+        | dict.fromkeys(columns, pl.Float64),
     )
-    table = aggregate_runs(runs, (_SUMMARY[TEST_AUC],), group=(*GROUP, key))
+    spread = [_SUMMARY[c]._replace(spread=True) for c in columns]
+    table = aggregate_runs(runs, spread, group=(*GROUP, key))
     return table.sort([*GROUP, key], maintain_order=True)
 
 
