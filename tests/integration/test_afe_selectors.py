@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from reaction.afe.fit import afe_config, fit_for_data
 from reaction.afe.selectors import LEARNED, METHODS
 from reaction.afe.selectors.crosses import first_appearance, rank_crosses
 from reaction.afe.selectors.plan import BUDGET, ZEROED
+from reaction.afe.selectors.registry import SELECTORS
+from reaction.afe.selectors.score_cache import scores_dir
 from reaction.afe.selectors.tayfcs import tay_scores
 from reaction.cli.validation import validate_config
 from reaction.config.nodes import ConfigError
@@ -49,6 +52,11 @@ def fit(data: PreprocessedData, method: str, k: int | None, seed: int = 0, **sea
     return plan
 
 
+def forget_rankings(data: PreprocessedData) -> None:
+    """Drop the stored rankings, so the next fit searches (a seeding test must not reuse)."""
+    shutil.rmtree(scores_dir(data.split_path("train")), ignore_errors=True)
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_writes_a_plan_that_round_trips_and_runs_in_front_of_a_model(
     method: str, planted
@@ -76,7 +84,9 @@ def test_every_method_writes_a_plan_that_round_trips_and_runs_in_front_of_a_mode
 
 def test_random_is_seeded(planted) -> None:
     data = planted[0]
-    first, again = fit(data, "random", 10, seed=3), fit(data, "random", 10, seed=3)
+    first = fit(data, "random", 10, seed=3)
+    forget_rankings(data)
+    again = fit(data, "random", 10, seed=3)
     assert first.field_names == again.field_names
     assert fit(data, "random", 10, seed=4).field_names != first.field_names
 
@@ -97,6 +107,36 @@ def test_strong_planted_fields_are_found_and_noise_is_dropped_at_k12(method, pla
     assert set(strongest[:3]) <= chosen, f"missed {set(strongest[:3]) - chosen}"
     noise = chosen & set(truth.names(NOISE))
     assert len(noise) <= 2, f"kept noise {noise}"
+
+
+def test_a_k_sweep_searches_once_per_method_seed_and_search(planted, monkeypatch) -> None:
+    """k only cuts the ranking: a second k reuses the stored one; another seed or search knob
+    searches again, and so does a damaged stored file."""
+    data = planted[0]
+    forget_rankings(data)
+    first = fit(data, "lasso", 4, **TINY)
+    assert not first.fitted_on["scores_reused"]
+    calls: list[int] = []
+    lasso = SELECTORS["lasso"]
+
+    def counted(*args):
+        calls.append(1)
+        return lasso(*args)
+
+    monkeypatch.setitem(SELECTORS, "lasso", counted)
+    wider = fit(data, "lasso", 8, **TINY)
+    assert wider.fitted_on["scores_reused"] and not calls
+    assert wider.field_names[:4] == first.field_names
+    assert wider.fitted_on["search_seconds"] == first.fitted_on["search_seconds"]
+    assert wider.fitted_on["seconds"] >= first.fitted_on["search_seconds"]  # the cost from scratch
+    fit(data, "lasso", 4, seed=1, **TINY)
+    fit(data, "lasso", 4, **{**TINY, "l1": 0.01})
+    assert len(calls) == 2
+    for stored in scores_dir(data.split_path("train")).glob("*.json"):
+        stored.write_text("{not json")
+    again = fit(data, "lasso", 4, **TINY)
+    assert not again.fitted_on["scores_reused"] and len(calls) == 3
+    assert again.field_names == first.field_names
 
 
 def test_a_method_zeroes_what_it_removes_and_no_budget_keeps_the_rest(planted) -> None:
@@ -217,8 +257,10 @@ def test_cross_methods_record_ranked_crosses_and_are_seeded(method: str, planted
         assert planned.score == first["score"]
     gone = {tuple(c["fields"]) for c in eliminated}
     assert not gone & {tuple(c["fields"]) for c in crosses}
+    forget_rankings(data)
     again = fit(data, method, 6, **TINY)
     assert again.fields == plan.fields and again.fitted_on["crosses"] == crosses
+    assert not again.fitted_on["scores_reused"]
     other = fit(data, method, 6, seed=1, **TINY)
     assert other.fitted_on["crosses"] != crosses
 

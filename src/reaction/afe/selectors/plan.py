@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -22,6 +23,7 @@ from reaction.afe.plan import AFEPlan, PlannedField, _file_hash
 from reaction.afe.selectors import LEARNED
 from reaction.afe.selectors.base import FieldScores, SearchConfig, SearchData
 from reaction.afe.selectors.registry import SELECTORS
+from reaction.afe.selectors.score_cache import Ranking, cached_scores, scores_key
 from reaction.config.nodes import ConfigError
 from reaction.data.schema import FeatureMap
 from reaction.info.counts import sample_rows
@@ -39,8 +41,9 @@ def chosen_fields(scores: FieldScores, num_fields: int | None) -> list[str]:
 
 def score_fields(
     train_path: str | Path, feature_map: FeatureMap, cfg: AFEConfig
-) -> tuple[FieldScores, SearchData]:
-    """Run ``cfg.variant`` on a seeded row sample of the training split."""
+) -> tuple[Ranking, SearchData]:
+    """Run ``cfg.variant`` on a seeded row sample of the training split, or reuse its stored
+    ranking (``score_cache``)."""
     search = SearchConfig.from_node(cfg.search)
     names = tuple(feature_map.field_names)
     if cfg.num_fields is not None and cfg.num_fields > len(names):
@@ -51,8 +54,14 @@ def score_fields(
     sample = sample_rows(train_path, names, feature_map.labels, search.rows, cfg.seed)
     sizes = tuple(int(v) for v in feature_map.vocab_sizes)
     data = SearchData.from_sample(sample, sizes, search.holdout_fraction, cfg.seed)
-    torch.manual_seed(cfg.seed)
-    return SELECTORS[cfg.variant](data, search, cfg.seed), data
+    key = scores_key(cfg.variant, asdict(search), cfg.seed, Path(train_path),
+                     feature_map.fingerprint())  # fmt: skip
+
+    def search_now() -> FieldScores:
+        torch.manual_seed(cfg.seed)
+        return SELECTORS[cfg.variant](data, search, cfg.seed)
+
+    return cached_scores(Path(train_path), key, search_now), data
 
 
 def fit_selector_plan(
@@ -63,7 +72,8 @@ def fit_selector_plan(
 ) -> AFEPlan:
     """The plan of selector ``cfg.variant``, fitted on the training split at ``train_path``."""
     start = time.perf_counter()
-    scores, data = score_fields(train_path, feature_map, cfg)
+    ranking, data = score_fields(train_path, feature_map, cfg)
+    scores = ranking.scores
     chosen = chosen_fields(scores, cfg.num_fields)
     sizes = dict(zip(feature_map.field_names, feature_map.vocab_sizes, strict=True))
     files = vocab_files or {}
@@ -84,7 +94,9 @@ def fit_selector_plan(
         "rows": data.split_rows,
         "sample_rows": len(data.y) + len(data.holdout_y),
         "feature_map": feature_map.fingerprint(),
-        "seconds": time.perf_counter() - start,
+        # what the plan costs from scratch: a reused ranking adds the seconds it took once
+        "seconds": time.perf_counter() - start + (ranking.seconds if ranking.reused else 0.0),
+        "scores_reused": ranking.reused,
     }
     if cfg.variant in LEARNED:
         fitted_on["search_seconds"] = scores.search_seconds
