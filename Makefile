@@ -19,8 +19,8 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)  ## create .venv: torch first (override with TORCH=...), then the project with [dev]
 
-demo: $(STAMP)  ## train LR, DNN, DCNv2 and REACTION on the synthetic data and print the comparison table
-	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2,reaction hydra.sweep.dir=outputs/demo
+demo: $(STAMP)  ## train LR, DNN, DCNv2, REACTION (paper) and REACTION's product tower on the synthetic data and print the comparison table
+	$(BIN)/reaction-train --multirun experiment=demo model=lr,dnn,dcnv2,reaction,reaction_product hydra.sweep.dir=outputs/demo
 	$(BIN)/reaction-report outputs/demo
 
 zoo: $(STAMP)  ## every model x 3 seeds on the synthetic data -> outputs/zoo/report/ (hours on CPU)

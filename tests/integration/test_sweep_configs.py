@@ -73,9 +73,15 @@ GRID_AXES = {
         "seed": SEEDS,
     },
 }
-OPTUNA = {
-    "optuna_auc": (["maximize"], [keys.VAL_AUC], "TPESampler"),
-    "optuna_pareto": (["maximize", "minimize"], [keys.VAL_AUC, keys.PARAMS_TOTAL], "NSGAIISampler"),
+OPTUNA = {  # directions, objectives, sampler, model
+    "optuna_auc": (["maximize"], [keys.VAL_AUC], "TPESampler", "reaction"),
+    "optuna_pareto": (
+        ["maximize", "minimize"],
+        [keys.VAL_AUC, keys.PARAMS_TOTAL],
+        "NSGAIISampler",
+        "reaction",
+    ),
+    "fusion_optuna": (["maximize"], [keys.VAL_AUC], "TPESampler", "reaction_peer"),
 }
 
 
@@ -233,14 +239,14 @@ def test_bench_times_reaction_with_each_tower_count_through_its_dtf_objective() 
 
 @pytest.mark.parametrize("name", list(OPTUNA))
 def test_optuna_searches_compose_with_their_objectives(name: str) -> None:
-    directions, metrics, sampler = OPTUNA[name]
+    directions, metrics, sampler, model = OPTUNA[name]
     with _hydra():
         cfg = _compose("train", [f"hparams_search={name}"])
     sweeper = cfg.hydra.sweeper
     assert sweeper._target_.endswith("OptunaSweeper") and sweeper.sampler._target_.endswith(sampler)
     direction = OmegaConf.to_container(sweeper)["direction"]
     assert ([direction] if isinstance(direction, str) else direction) == directions
-    assert list(cfg.optimized_metrics) == metrics and cfg.model.name == "reaction"
+    assert list(cfg.optimized_metrics) == metrics and cfg.model.name == model
 
 
 def test_slurm_launcher_runs_one_trial_per_gpu() -> None:
