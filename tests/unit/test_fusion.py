@@ -75,12 +75,30 @@ def test_contrastive_fusion_is_lowest_for_identical_towers() -> None:
     assert 0 < same < contrastive_fusion(_states(a, b), PAIR, tau=0.5).item()
 
 
-@pytest.mark.parametrize("towers", [2, 3, 8])
+def _blockwise_contrastive_reference(
+    h_a: torch.Tensor, h_b: torch.Tensor, tau: float, negatives: int | None
+) -> torch.Tensor:
+    """InfoNCE within consecutive blocks of ``negatives`` rows (a last, shorter block its own)."""
+    size = len(h_a) if negatives is None else negatives
+    parts = [
+        _contrastive_reference(h_a[i : i + size], h_b[i : i + size], tau) * len(h_a[i : i + size])
+        for i in range(0, len(h_a), size)
+    ]
+    return sum(parts) / len(h_a)
+
+
+@pytest.mark.parametrize(
+    ("towers", "tau", "negatives"),
+    [(2, 0.5, None), (3, 0.5, 100), (8, 0.5, None), (3, 0.02, None), (8, 0.02, 100)],
+)
 def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
-    towers: int,
+    towers: int, tau: float, negatives: int | None
 ) -> None:
     """Values and gradients of every pair match the per-pair definitions to 1e-6, in float32,
-    with one sample whose ReLU layer died (all-zero states) in every tower."""
+    with one sample whose ReLU layer died (all-zero states) in every tower. Spatial fusion reads
+    the raw states (as the objective passes them), the others the normalised ones; InfoNCE both
+    with the one shifted ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.02, past ``EXP_RANGE``),
+    over the whole batch and over blocks with a shorter last one."""
     g = torch.Generator().manual_seed(towers)
     pre_activation = torch.randn(towers, 256, 24, generator=g)
     pre_activation[:, 5] = -1.0
@@ -88,19 +106,19 @@ def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
     pairs = all_pairs(towers)
     losses = {
         "srf": (
-            lambda s: spatial_fusion(s, pairs, 0.1),
+            lambda h: spatial_fusion(list(h), pairs, 0.1),
             lambda a, b: _spatial_reference(a, b, 0.1),
         ),
-        "rrf": (lambda s: relational_fusion(s, pairs), _relational_reference),
+        "rrf": (lambda h: relational_fusion(normalized_states(list(h)), pairs), _relational_reference),
         "contra": (
-            lambda s: contrastive_fusion(s, pairs, 0.5),
-            lambda a, b: _contrastive_reference(a, b, 0.5),
+            lambda h: contrastive_fusion(normalized_states(list(h)), pairs, tau, negatives),
+            lambda a, b: _blockwise_contrastive_reference(a, b, tau, negatives),
         ),
     }
     for name, (batched, reference) in losses.items():
         weights = torch.rand(len(pairs), generator=g)  # distinct weights: per-pair gradients count
         hidden = torch.relu(pre_activation)
-        value = batched(normalized_states(list(hidden)))
+        value = batched(hidden)
         expected = torch.stack([reference(hidden[i], hidden[j]) for i, j in pairs])
         torch.testing.assert_close(value, expected, atol=1e-6, rtol=1e-5, msg=name)
         (grad,) = torch.autograd.grad((weights * value).sum(), pre_activation, retain_graph=True)

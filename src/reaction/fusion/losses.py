@@ -20,11 +20,13 @@ the mean over pairs.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 
 NORM_EPS = 1e-8  # a dead (all-zero) ReLU state normalises to 0: cosine 0 with everything
+EXP_RANGE = 80.0  # exp(-80) ~ 2e-35 is still a normal float32: shifted logits may span this
 
 
 Pairs = list[tuple[int, int]]
@@ -47,24 +49,45 @@ def sampled_pairs(num_towers: int, k: int | None) -> Pairs:
     return [pairs[i] for i in sorted(torch.randperm(len(pairs))[:k].tolist())]
 
 
-def normalized_states(layer_per_tower: list[torch.Tensor]) -> torch.Tensor:
+def inverse_norms(states: torch.Tensor) -> torch.Tensor:
+    """``(..., B, H) -> (..., B, 1)``: ``1 / max(||h||, eps)``, ``F.normalize``'s denominator.
+
+    Scaling by it is one multiplication whose backward is cheap; dividing (as ``F.normalize``
+    does) costs several passes over ``(T, B, H)`` in backward."""
+    return torch.linalg.vector_norm(states, dim=-1, keepdim=True).clamp_min(NORM_EPS).reciprocal()
+
+
+def normalized_states(layer_per_tower: Sequence[torch.Tensor]) -> torch.Tensor:
     """``T`` tensors ``(B, H)`` -> ``(T, B, H)`` with every row scaled to unit length."""
+    stacked = torch.stack(_checked(layer_per_tower))
+    return stacked * inverse_norms(stacked)
+
+
+def _checked(layer_per_tower: Sequence[torch.Tensor]) -> list[torch.Tensor]:
     shapes = {tuple(h.shape) for h in layer_per_tower}
     if len(shapes) != 1 or len(next(iter(shapes))) != 2:
         raise ValueError(f"towers' states of one layer must all be (B, H), got {sorted(shapes)}")
-    return F.normalize(torch.stack(layer_per_tower), dim=-1, eps=NORM_EPS)
+    return list(layer_per_tower)
 
 
-def spatial_fusion(states: torch.Tensor, pairs: Pairs, margin: float) -> torch.Tensor:
+def spatial_fusion(
+    layer_per_tower: Sequence[torch.Tensor], pairs: Pairs, margin: float
+) -> torch.Tensor:
     """``L_srf = mean_i max(0, 1 - cos(h_a[i], h_b[i]) - m1)`` per pair ``(a, b)``: ``(P,)``.
 
     Per-sample alignment of one layer; the margin ``m1`` leaves positions already within
     ``1 - m1`` cosine alone, so the towers keep some freedom (identical towers: 0).
+    Takes the towers' raw states (normalised ones give the same value): ``cos = <h_a, h_b> /
+    (|h_a| |h_b|)`` needs only each tower's norms, not a normalised copy of the layer, and one
+    row-wise product per pair is far cheaper than ``B`` tiny ``T x T`` products, above all in
+    backward.
     """
-    first, second = (torch.tensor(index) for index in zip(*pairs, strict=True))
-    per_sample = states.transpose(0, 1)  # (B, T, H): one T x T cosine matrix per sample
-    cosines = torch.bmm(per_sample, per_sample.transpose(1, 2))[:, first, second]  # (B, P)
-    return F.relu(1.0 - cosines - margin).mean(dim=0)
+    towers = _checked(layer_per_tower)
+    inverse = {t: inverse_norms(towers[t]).squeeze(-1) for t in sorted({t for p in pairs for t in p})}
+    cosines = torch.stack(
+        [torch.linalg.vecdot(towers[a], towers[b]) * (inverse[a] * inverse[b]) for a, b in pairs]
+    )  # (P, B)
+    return F.relu(1.0 - cosines - margin).mean(dim=1)
 
 
 def relational_fusion(states: torch.Tensor, pairs: Pairs) -> torch.Tensor:
@@ -135,10 +158,18 @@ def _blocks(rows: torch.Tensor, block: int) -> torch.Tensor:
 
 def _infonce_sum(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
     """Sum over all rows of blocks ``(n, m, H)`` of the symmetric InfoNCE within each block (both
-    directions averaged)."""
-    blocks, rows = a.shape[:2]
-    logits = torch.bmm(a, b.transpose(1, 2)) / tau  # (n, m, m)
-    target = torch.arange(rows, device=a.device).repeat(blocks)
-    forward = F.cross_entropy(logits.reshape(-1, rows), target, reduction="sum")
-    backward = F.cross_entropy(logits.transpose(1, 2).reshape(-1, rows), target, reduction="sum")
-    return 0.5 * (forward + backward)
+    directions averaged): ``sum_i [(lse_j l_ij + lse_j l_ji) / 2 - l_ii]``, ``l = a b^T / tau``.
+
+    The rows are unit (or zero) vectors, so every logit lies in ``[-1/tau, 1/tau]``: shifted by
+    ``1/tau`` (the bound, not the row maximum) the logits exponentiate once, without overflow and,
+    for ``tau`` above ``2 / EXP_RANGE``, without underflow, and that one ``exp`` serves the rows'
+    and the columns' log-partitions -- where cross-entropy in both directions ran log-softmax
+    twice, on a transposed copy. Smaller ``tau``: ``logsumexp`` per direction.
+    """
+    positives = (torch.linalg.vecdot(a, b) - 1.0).sum() / tau  # sum_i l_ii - 1/tau
+    bound = torch.full((), -1.0 / tau, dtype=a.dtype, device=a.device)
+    shifted = torch.baddbmm(bound, a, b.transpose(1, 2), alpha=1.0 / tau)  # l - 1/tau <= 0
+    if 2.0 / tau > EXP_RANGE:
+        return 0.5 * (shifted.logsumexp(dim=2).sum() + shifted.logsumexp(dim=1).sum()) - positives
+    exp = shifted.exp_()
+    return 0.5 * (exp.sum(dim=2).log().sum() + exp.sum(dim=1).log().sum()) - positives
