@@ -88,28 +88,40 @@ def _blockwise_contrastive_reference(
 
 
 @pytest.mark.parametrize(
-    ("towers", "tau", "negatives"),
-    [(2, 0.5, None), (3, 0.5, 100), (8, 0.5, None), (3, 0.02, None), (8, 0.02, 100)],
+    ("towers", "tau", "negatives", "pairs_per_step"),
+    [
+        (2, 0.5, None, None),
+        (3, 0.5, 100, None),
+        (8, 0.5, None, None),
+        (3, 0.02, None, None),
+        (8, 0.02, 100, None),
+        (8, 0.5, 100, 3),
+    ],
 )
 def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
-    towers: int, tau: float, negatives: int | None
+    towers: int, tau: float, negatives: int | None, pairs_per_step: int | None
 ) -> None:
     """Values and gradients of every pair match the per-pair definitions to 1e-6, in float32,
     with one sample whose ReLU layer died (all-zero states) in every tower. Spatial fusion reads
     the raw states (as the objective passes them), the others the normalised ones; InfoNCE both
     with the one shifted ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.02, past ``EXP_RANGE``),
-    over the whole batch and over blocks with a shorter last one."""
+    over the whole batch and over blocks with a shorter last one; with sampled pairs the towers
+    in no pair get no gradient."""
     g = torch.Generator().manual_seed(towers)
     pre_activation = torch.randn(towers, 256, 24, generator=g)
     pre_activation[:, 5] = -1.0
     pre_activation.requires_grad_()
-    pairs = all_pairs(towers)
+    torch.manual_seed(towers)
+    pairs = sampled_pairs(towers, pairs_per_step)
     losses = {
         "srf": (
             lambda h: spatial_fusion(list(h), pairs, 0.1),
             lambda a, b: _spatial_reference(a, b, 0.1),
         ),
-        "rrf": (lambda h: relational_fusion(normalized_states(list(h)), pairs), _relational_reference),
+        "rrf": (
+            lambda h: relational_fusion(normalized_states(list(h)), pairs),
+            _relational_reference,
+        ),
         "contra": (
             lambda h: contrastive_fusion(normalized_states(list(h)), pairs, tau, negatives),
             lambda a, b: _blockwise_contrastive_reference(a, b, tau, negatives),

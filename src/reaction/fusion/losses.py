@@ -1,18 +1,20 @@
 """DTF's fusion losses (REACTION.md, "DTF") for every pair of towers at once.
 
-Each takes one hidden layer of all ``T`` towers, **row-normalised once** and stacked as
-``(T, B, H)`` (``normalized_states``), and the unordered tower pairs to fuse (``all_pairs`` or
-``sampled_pairs``); it returns one value per pair, small when the two towers agree; its gradient
-flows into both towers.
+Each takes one hidden layer of all ``T`` towers -- relational and contrastive fusion
+**row-normalised once** and stacked as ``(T, B, H)`` (``normalized_states``), spatial fusion the
+raw states (a cosine needs only their norms) -- and the unordered tower pairs to fuse
+(``all_pairs`` or ``sampled_pairs``); it returns one value per pair, small when the two towers
+agree; its gradient flows into both towers.
 Spatial and relational fusion are exactly 0 for identical towers; InfoNCE is not (its value for
 identical towers is the log-partition of the in-batch negatives), see ``contrastive_fusion``.
 
 Why batched: written per pair, the objective normalised each tower's states once per partner and
 built two ``B x B`` similarity matrices per pair for the relational term, so a training step grew
-with ``T^2 B^2``. Here normalisation is shared, spatial fusion is one batched product, and the
-relational term uses an exact identity that needs no ``B x B`` matrix (``relational_fusion``).
-Only InfoNCE needs its ``B x B`` logits; it runs once per unordered pair (it is symmetric), over
-blocks of ``negatives`` rows if asked. All pairs still cost ``O(T^2)`` per sample against the
+with ``T^2 B^2``. Here normalisation is shared, spatial fusion is one row-wise product per pair
+with a hand-written backward (``PairCosines``), and the relational term uses an exact identity
+that needs no ``B x B`` matrix (``relational_fusion``). Only InfoNCE needs its ``B x B`` logits;
+it runs once per unordered pair (it is symmetric), over blocks of ``negatives`` rows if asked,
+with one ``exp`` for both directions. All pairs still cost ``O(T^2)`` per sample against the
 towers' ``O(T)``; ``sampled_pairs`` draws ``k`` of them per step instead, an unbiased estimate of
 the mean over pairs.
 """
@@ -25,7 +27,8 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-NORM_EPS = 1e-8  # a dead (all-zero) ReLU state normalises to 0: cosine 0 with everything
+from reaction.fusion.pair_cosines import PairCosines, inverse_norms
+
 EXP_RANGE = 80.0  # exp(-80) ~ 2e-35 is still a normal float32: shifted logits may span this
 
 
@@ -47,14 +50,6 @@ def sampled_pairs(num_towers: int, k: int | None) -> Pairs:
     if k is None or k >= len(pairs):
         return pairs
     return [pairs[i] for i in sorted(torch.randperm(len(pairs))[:k].tolist())]
-
-
-def inverse_norms(states: torch.Tensor) -> torch.Tensor:
-    """``(..., B, H) -> (..., B, 1)``: ``1 / max(||h||, eps)``, ``F.normalize``'s denominator.
-
-    Scaling by it is one multiplication whose backward is cheap; dividing (as ``F.normalize``
-    does) costs several passes over ``(T, B, H)`` in backward."""
-    return torch.linalg.vector_norm(states, dim=-1, keepdim=True).clamp_min(NORM_EPS).reciprocal()
 
 
 def normalized_states(layer_per_tower: Sequence[torch.Tensor]) -> torch.Tensor:
@@ -79,14 +74,10 @@ def spatial_fusion(
     ``1 - m1`` cosine alone, so the towers keep some freedom (identical towers: 0).
     Takes the towers' raw states (normalised ones give the same value): ``cos = <h_a, h_b> /
     (|h_a| |h_b|)`` needs only each tower's norms, not a normalised copy of the layer, and one
-    row-wise product per pair is far cheaper than ``B`` tiny ``T x T`` products, above all in
-    backward.
+    row-wise product per pair (``PairCosines``) is far cheaper than ``B`` tiny ``T x T``
+    products, above all in backward.
     """
-    towers = _checked(layer_per_tower)
-    inverse = {t: inverse_norms(towers[t]).squeeze(-1) for t in sorted({t for p in pairs for t in p})}
-    cosines = torch.stack(
-        [torch.linalg.vecdot(towers[a], towers[b]) * (inverse[a] * inverse[b]) for a, b in pairs]
-    )  # (P, B)
+    cosines = PairCosines.apply(pairs, *_checked(layer_per_tower))  # (P, B)
     return F.relu(1.0 - cosines - margin).mean(dim=1)
 
 
