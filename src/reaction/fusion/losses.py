@@ -27,7 +27,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from reaction.fusion.pair_cosines import PairCosines, inverse_norms
+from reaction.fusion.autograd_ops import PairCosines, PairGramGaps, UnitRows
 
 EXP_RANGE = 80.0  # exp(-80) ~ 2e-35 is still a normal float32: shifted logits may span this
 
@@ -54,8 +54,7 @@ def sampled_pairs(num_towers: int, k: int | None) -> Pairs:
 
 def normalized_states(layer_per_tower: Sequence[torch.Tensor]) -> torch.Tensor:
     """``T`` tensors ``(B, H)`` -> ``(T, B, H)`` with every row scaled to unit length."""
-    stacked = torch.stack(_checked(layer_per_tower))
-    return stacked * inverse_norms(stacked)
+    return UnitRows.apply(torch.stack(_checked(layer_per_tower)))
 
 
 def _checked(layer_per_tower: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -87,23 +86,15 @@ def relational_fusion(states: torch.Tensor, pairs: Pairs) -> torch.Tensor:
     Aligns the geometry of samples (which samples each tower finds alike), not the coordinates.
     For row-normalised ``A``, ``B``: ``||A A^T - B B^T||_F^2 = ||A^T A||_F^2 + ||B^T B||_F^2 -
     2 ||A^T B||_F^2``: ``H x H`` Gram matrices, ``O(B H^2)`` per pair instead of ``O(B^2 H)``,
-    each tower's own one computed once.
+    each tower's own one computed once (``PairGramGaps``).
 
     The three norms are each about ``B^2`` and their difference is small once the towers agree,
     so the Grams are formed in float32 even under bf16/fp16 autocast (the cancellation would
     lose the whole value at 8 mantissa bits). The float32 error left is ~1e-7 absolute, far below
     the term's scale; it can make a near-zero value print as -1e-7.
     """
-    batch = states.shape[1]
     with torch.autocast(states.device.type, enabled=False):
-        towers = states.float().unbind(0)  # views: no copies, cheap backward
-
-        def gram_sq(a: int, b: int) -> torch.Tensor:
-            return (towers[a].T @ towers[b]).pow(2).sum()
-
-        own = {t: gram_sq(t, t) for t in sorted({t for pair in pairs for t in pair})}
-        values = [own[a] + own[b] - 2 * gram_sq(a, b) for a, b in pairs]
-    return torch.stack(values) / batch**2
+        return PairGramGaps.apply(pairs, *states.float().unbind(0))  # views: no copies
 
 
 def contrastive_fusion(
