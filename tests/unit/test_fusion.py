@@ -93,8 +93,8 @@ def _blockwise_contrastive_reference(
         (2, 0.5, None, None),
         (3, 0.5, 100, None),
         (8, 0.5, None, None),
-        (3, 0.02, None, None),
-        (8, 0.02, 100, None),
+        (3, 0.01, None, None),
+        (8, 0.01, 100, None),
         (8, 0.5, 100, 3),
     ],
 )
@@ -104,7 +104,7 @@ def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
     """Values and gradients of every pair match the per-pair definitions to 1e-6, in float32,
     with one sample whose ReLU layer died (all-zero states) in every tower. Spatial fusion reads
     the raw states (as the objective passes them), the others the normalised ones; InfoNCE both
-    with the one shifted ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.02, past ``EXP_RANGE``),
+    with the one shifted ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.01, past ``EXP_RANGE``),
     over the whole batch and over blocks with a shorter last one; with sampled pairs the towers
     in no pair get no gradient."""
     g = torch.Generator().manual_seed(towers)
@@ -192,6 +192,25 @@ def test_relational_fusion_keeps_float32_under_bf16_autocast() -> None:
         under_autocast = relational_fusion(states, PAIR)
     assert under_autocast.dtype == torch.float32
     torch.testing.assert_close(under_autocast, exact, atol=1e-6, rtol=1e-4)
+
+
+def test_fusion_terms_run_in_float32_under_bf16_autocast() -> None:
+    """The towers may run in bf16 (``precision=bf16-mixed``); the fusion terms and their
+    hand-written backwards stay in float32 and hand each tower a gradient of its own dtype."""
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[16, 8], num_towers=3, init_std=0.5)
+    features, labels = torch.randint(0, 7, (64, 4)), torch.randint(0, 2, (64,)).float()
+    objective = FusionObjective(FusionConfig(kind="dtf", towers=3, contra_negatives=32))
+    exact = objective(net.forward_train(features, with_hidden=True), labels)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net.forward_train(features, with_hidden=True)
+        terms = objective(out, labels)
+    assert out.hidden[0][0].dtype == torch.bfloat16
+    for name in ("srf", "rrf", "contra"):
+        assert terms[name].dtype == torch.float32
+        torch.testing.assert_close(terms[name], exact[name], rtol=0.05, atol=1e-3, msg=name)
+    terms["total"].backward()
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in net.towers.parameters())
 
 
 def test_fusion_losses_refuse_a_single_tower_and_mismatched_states() -> None:

@@ -126,9 +126,43 @@ class PairGramGaps(torch.autograd.Function):
         for p, (a, b) in enumerate(ctx.pairs):
             own_weight[a] = own_weight[a] + weight[p]
             own_weight[b] = own_weight[b] + weight[p]
-        with torch.autocast(grad.device.type, enabled=False):
-            grads = {t: towers[t] @ (own[t] * own_weight[t]) for t in ctx.used}
-            for p, (a, b) in enumerate(ctx.pairs):
-                grads[a].addmm_(towers[b], cross[p].T * -weight[p])
-                grads[b].addmm_(towers[a], cross[p] * -weight[p])
+        grads = {t: towers[t] @ (own[t] * own_weight[t]) for t in ctx.used}
+        for p, (a, b) in enumerate(ctx.pairs):
+            grads[a].addmm_(towers[b], cross[p].T * -weight[p])
+            grads[b].addmm_(towers[a], cross[p] * -weight[p])
         return (None, *(grads.get(t) for t in range(len(towers))))
+
+
+EXP_RANGE = 80.0  # exp(+-80) are normal float32 numbers: logits within this exponentiate safely
+
+
+class BlockInfoNCE(torch.autograd.Function):
+    """``(a, b (n, m, H), tau) -> ()``: the sum over all rows of the symmetric InfoNCE within each
+    block, ``sum_i [(lse_j l_ij + lse_j l_ji) / 2 - l_ii]`` with ``l = a b^T / tau``.
+
+    For rows of length <= 1 and ``1 / tau <= EXP_RANGE`` only: every logit lies in
+    ``[-1/tau, 1/tau]``, so ``exp`` needs no max shift and one ``exp`` serves the rows' and the
+    columns' partitions (cross-entropy both ways ran log-softmax twice, on a transposed copy).
+    Backward ``d/dl_ij = (E_ij / r_i + E_ij / c_j) / 2 - [i = j]`` is formed once, the positives'
+    gradient on its diagonal, and enters two batched products.
+    """
+
+    @staticmethod
+    def forward(ctx, a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
+        exp = torch.bmm(a, b.transpose(1, 2)).mul_(1.0 / tau).exp_()
+        rows, cols = exp.sum(dim=2), exp.sum(dim=1)
+        per_row = 0.5 * (rows.log() + cols.log()) - torch.linalg.vecdot(a, b) / tau
+        ctx.save_for_backward(a, b, exp, rows, cols)
+        ctx.tau = tau
+        return per_row.sum()
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
+        a, b, exp, rows, cols = ctx.saved_tensors
+        logits_grad = ((0.5 / rows).unsqueeze(2) + (0.5 / cols).unsqueeze(1)).mul_(exp)
+        logits_grad.diagonal(dim1=1, dim2=2).sub_(1.0)
+        scale = grad / ctx.tau
+        grad_a = torch.bmm(logits_grad, b).mul_(scale)
+        grad_b = torch.bmm(logits_grad.transpose(1, 2), a).mul_(scale)
+        return grad_a, grad_b, None

@@ -1,8 +1,8 @@
 """DTF's fusion losses (REACTION.md, "DTF") for every pair of towers at once.
 
-Each takes one hidden layer of all ``T`` towers -- relational and contrastive fusion
-**row-normalised once** and stacked as ``(T, B, H)`` (``normalized_states``), spatial fusion the
-raw states (a cosine needs only their norms) -- and the unordered tower pairs to fuse
+Each takes one hidden layer of all ``T`` towers, ``T`` tensors ``(B, H)`` -- relational and
+contrastive fusion **row-normalised once** (``normalized_states``), spatial fusion the raw
+states (a cosine needs only their norms) -- and the unordered tower pairs to fuse
 (``all_pairs`` or ``sampled_pairs``); it returns one value per pair, small when the two towers
 agree; its gradient flows into both towers.
 Spatial and relational fusion are exactly 0 for identical towers; InfoNCE is not (its value for
@@ -27,10 +27,13 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from reaction.fusion.autograd_ops import PairCosines, PairGramGaps, UnitRows
-
-EXP_RANGE = 80.0  # exp(-80) ~ 2e-35 is still a normal float32: shifted logits may span this
-
+from reaction.fusion.autograd_ops import (
+    EXP_RANGE,
+    BlockInfoNCE,
+    PairCosines,
+    PairGramGaps,
+    UnitRows,
+)
 
 Pairs = list[tuple[int, int]]
 
@@ -52,9 +55,17 @@ def sampled_pairs(num_towers: int, k: int | None) -> Pairs:
     return [pairs[i] for i in sorted(torch.randperm(len(pairs))[:k].tolist())]
 
 
-def normalized_states(layer_per_tower: Sequence[torch.Tensor]) -> torch.Tensor:
-    """``T`` tensors ``(B, H)`` -> ``(T, B, H)`` with every row scaled to unit length."""
-    return UnitRows.apply(torch.stack(_checked(layer_per_tower)))
+def normalized_states(layer_per_tower: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """``T`` tensors ``(B, H)`` with every row scaled to unit length (each tower on its own: a
+    stacked copy would cost a pass forward and one backward)."""
+    with _float32(layer_per_tower):
+        return [UnitRows.apply(states.float()) for states in _checked(layer_per_tower)]
+
+
+def _float32(states: Sequence[torch.Tensor]) -> torch.autocast:
+    """Autocast off: the fusion terms run in float32 even under bf16/fp16 autocast (their
+    hand-written backwards assume one dtype, and the relational identity needs float32)."""
+    return torch.autocast(states[0].device.type, enabled=False)
 
 
 def _checked(layer_per_tower: Sequence[torch.Tensor]) -> list[torch.Tensor]:
@@ -76,11 +87,13 @@ def spatial_fusion(
     row-wise product per pair (``PairCosines``) is far cheaper than ``B`` tiny ``T x T``
     products, above all in backward.
     """
-    cosines = PairCosines.apply(pairs, *_checked(layer_per_tower))  # (P, B)
+    with _float32(layer_per_tower):
+        towers = [states.float() for states in _checked(layer_per_tower)]
+        cosines = PairCosines.apply(pairs, *towers)  # (P, B)
     return F.relu(1.0 - cosines - margin).mean(dim=1)
 
 
-def relational_fusion(states: torch.Tensor, pairs: Pairs) -> torch.Tensor:
+def relational_fusion(states: Sequence[torch.Tensor], pairs: Pairs) -> torch.Tensor:
     """``L_rrf = mean (R_a - R_b)^2`` per pair, ``R = norm(H) norm(H)^T`` the in-batch cosines.
 
     Aligns the geometry of samples (which samples each tower finds alike), not the coordinates.
@@ -93,12 +106,12 @@ def relational_fusion(states: torch.Tensor, pairs: Pairs) -> torch.Tensor:
     lose the whole value at 8 mantissa bits). The float32 error left is ~1e-7 absolute, far below
     the term's scale; it can make a near-zero value print as -1e-7.
     """
-    with torch.autocast(states.device.type, enabled=False):
-        return PairGramGaps.apply(pairs, *states.float().unbind(0))  # views: no copies
+    with _float32(states):
+        return PairGramGaps.apply(pairs, *(tower.float() for tower in states))
 
 
 def contrastive_fusion(
-    states: torch.Tensor, pairs: Pairs, tau: float, negatives: int | None = None
+    states: Sequence[torch.Tensor], pairs: Pairs, tau: float, negatives: int | None = None
 ) -> torch.Tensor:
     """Symmetric InfoNCE per pair: sample ``i`` in tower ``a`` should match ``i`` in tower ``b``.
 
@@ -118,18 +131,19 @@ def contrastive_fusion(
         raise ValueError(f"tau must be > 0, got {tau}")
     if negatives is not None and negatives < 2:
         raise ValueError(f"negatives must be >= 2 or None, got {negatives}")
-    batch = states.shape[1]
+    batch = len(states[0])
     block = batch if negatives is None else min(negatives, batch)
     full = batch - batch % block  # rows in whole blocks: one batched product per pair
-    towers = states.unbind(0)  # views: no copies, cheap backward
+    towers = [tower.float() for tower in states]
     values = []
-    for a, b in pairs:
-        total = _infonce_sum(
-            _blocks(towers[a][:full], block), _blocks(towers[b][:full], block), tau
-        )
-        if full < batch:  # the last, shorter block
-            total = total + _infonce_sum(towers[a][None, full:], towers[b][None, full:], tau)
-        values.append(total / batch)
+    with _float32(states):
+        for a, b in pairs:
+            total = _infonce_sum(
+                _blocks(towers[a][:full], block), _blocks(towers[b][:full], block), tau
+            )
+            if full < batch:  # the last, shorter block
+                total = total + _infonce_sum(towers[a][None, full:], towers[b][None, full:], tau)
+            values.append(total / batch)
     return torch.stack(values)
 
 
@@ -140,18 +154,10 @@ def _blocks(rows: torch.Tensor, block: int) -> torch.Tensor:
 
 def _infonce_sum(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
     """Sum over all rows of blocks ``(n, m, H)`` of the symmetric InfoNCE within each block (both
-    directions averaged): ``sum_i [(lse_j l_ij + lse_j l_ji) / 2 - l_ii]``, ``l = a b^T / tau``.
-
-    The rows are unit (or zero) vectors, so every logit lies in ``[-1/tau, 1/tau]``: shifted by
-    ``1/tau`` (the bound, not the row maximum) the logits exponentiate once, without overflow and,
-    for ``tau`` above ``2 / EXP_RANGE``, without underflow, and that one ``exp`` serves the rows'
-    and the columns' log-partitions -- where cross-entropy in both directions ran log-softmax
-    twice, on a transposed copy. Smaller ``tau``: ``logsumexp`` per direction.
-    """
-    positives = (torch.linalg.vecdot(a, b) - 1.0).sum() / tau  # sum_i l_ii - 1/tau
-    bound = torch.full((), -1.0 / tau, dtype=a.dtype, device=a.device)
-    shifted = torch.baddbmm(bound, a, b.transpose(1, 2), alpha=1.0 / tau)  # l - 1/tau <= 0
-    if 2.0 / tau > EXP_RANGE:
-        return 0.5 * (shifted.logsumexp(dim=2).sum() + shifted.logsumexp(dim=1).sum()) - positives
-    exp = shifted.exp_()
-    return 0.5 * (exp.sum(dim=2).log().sum() + exp.sum(dim=1).log().sum()) - positives
+    directions averaged): ``BlockInfoNCE``, or ``logsumexp`` per direction where ``exp`` of the
+    logits could leave float32's range (``tau < 1 / EXP_RANGE``)."""
+    if 1.0 / tau <= EXP_RANGE:
+        return BlockInfoNCE.apply(a, b, tau)
+    logits = torch.bmm(a, b.transpose(1, 2)) / tau
+    partitions = logits.logsumexp(dim=2) + logits.logsumexp(dim=1)
+    return (0.5 * partitions - torch.linalg.vecdot(a, b) / tau).sum()
