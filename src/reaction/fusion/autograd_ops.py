@@ -149,20 +149,20 @@ class BlockInfoNCE(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
-        exp = torch.bmm(a, b.transpose(1, 2)).mul_(1.0 / tau).exp_()
+        scaled = a * (1.0 / tau)  # (n, m, H): cheaper to scale than the (n, m, m) logits
+        exp = torch.bmm(scaled, b.transpose(1, 2)).exp_()
         rows, cols = exp.sum(dim=2), exp.sum(dim=1)
-        per_row = 0.5 * (rows.log() + cols.log()) - torch.linalg.vecdot(a, b) / tau
-        ctx.save_for_backward(a, b, exp, rows, cols)
+        per_row = 0.5 * (rows.log() + cols.log()) - torch.linalg.vecdot(scaled, b)
+        ctx.save_for_backward(scaled, b, exp, rows, cols)
         ctx.tau = tau
         return per_row.sum()
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, grad: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, None]:
-        a, b, exp, rows, cols = ctx.saved_tensors
+        scaled, b, exp, rows, cols = ctx.saved_tensors
         logits_grad = ((0.5 / rows).unsqueeze(2) + (0.5 / cols).unsqueeze(1)).mul_(exp)
         logits_grad.diagonal(dim1=1, dim2=2).sub_(1.0)
-        scale = grad / ctx.tau
-        grad_a = torch.bmm(logits_grad, b).mul_(scale)
-        grad_b = torch.bmm(logits_grad.transpose(1, 2), a).mul_(scale)
+        grad_a = torch.bmm(logits_grad, b).mul_(grad / ctx.tau)
+        grad_b = torch.bmm(logits_grad.transpose(1, 2), scaled).mul_(grad)
         return grad_a, grad_b, None
