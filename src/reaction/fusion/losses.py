@@ -32,10 +32,9 @@ from reaction.fusion.autograd_ops import (
     BlockInfoNCE,
     PairCosines,
     PairGramGaps,
+    Pairs,
     UnitRows,
 )
-
-Pairs = list[tuple[int, int]]
 
 
 def all_pairs(num_towers: int) -> Pairs:
@@ -134,9 +133,9 @@ def contrastive_fusion(
     batch = len(states[0])
     block = batch if negatives is None else min(negatives, batch)
     full = batch - batch % block  # rows in whole blocks: one batched product per pair
-    towers = [tower.float() for tower in states]
     values = []
     with _float32(states):
+        towers = [tower.float() for tower in states]
         for a, b in pairs:
             total = _infonce_sum(
                 _blocks(towers[a][:full], block), _blocks(towers[b][:full], block), tau
