@@ -141,10 +141,11 @@ class BlockInfoNCE(torch.autograd.Function):
     block, ``sum_i [(lse_j l_ij + lse_j l_ji) / 2 - l_ii]`` with ``l = a b^T / tau``.
 
     For rows of length <= 1 and ``1 / tau <= EXP_RANGE`` only: every logit lies in
-    ``[-1/tau, 1/tau]``, so ``exp`` needs no max shift and one ``exp`` serves the rows' and the
-    columns' partitions (cross-entropy both ways ran log-softmax twice, on a transposed copy).
-    Backward ``d/dl_ij = (E_ij / r_i + E_ij / c_j) / 2 - [i = j]`` is formed once, the positives'
-    gradient on its diagonal, and enters two batched products.
+    ``[-1/tau, 1/tau]``, so ``E = exp(l)`` needs no max shift, one ``exp`` serves the rows' and
+    the columns' partitions (cross-entropy both ways ran log-softmax twice, on a transposed copy)
+    and the positives are ``log E_ii``. Backward ``d/dl_ij = (E_ij / r_i + E_ij / c_j) / 2 -
+    [i = j]`` is formed once, the positives' gradient on its diagonal, and enters two batched
+    products.
     """
 
     @staticmethod
@@ -152,10 +153,10 @@ class BlockInfoNCE(torch.autograd.Function):
         scaled = a * (1.0 / tau)  # (n, m, H): cheaper to scale than the (n, m, m) logits
         exp = torch.bmm(scaled, b.transpose(1, 2)).exp_()
         rows, cols = exp.sum(dim=2), exp.sum(dim=1)
-        per_row = 0.5 * (rows.log() + cols.log()) - torch.linalg.vecdot(scaled, b)
+        positives = exp.diagonal(dim1=1, dim2=2).log()
         ctx.save_for_backward(scaled, b, exp, rows, cols)
         ctx.tau = tau
-        return per_row.sum()
+        return (0.5 * (rows.log() + cols.log()) - positives).sum()
 
     @staticmethod
     @torch.autograd.function.once_differentiable

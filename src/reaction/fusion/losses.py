@@ -138,7 +138,7 @@ def contrastive_fusion(
         towers = [tower.float() for tower in states]
         for a, b in pairs:
             total = _infonce_sum(
-                _blocks(towers[a][:full], block), _blocks(towers[b][:full], block), tau
+                _blocks(towers[a], block, full), _blocks(towers[b], block, full), tau
             )
             if full < batch:  # the last, shorter block
                 total = total + _infonce_sum(towers[a][None, full:], towers[b][None, full:], tau)
@@ -146,8 +146,10 @@ def contrastive_fusion(
     return torch.stack(values)
 
 
-def _blocks(rows: torch.Tensor, block: int) -> torch.Tensor:
-    """``(n * block, H) -> (n, block, H)``."""
+def _blocks(rows: torch.Tensor, block: int, full: int) -> torch.Tensor:
+    """The first ``full = n * block`` rows as ``(n, block, H)`` (no slice when they are all the
+    rows: a slice's backward writes a zero-filled copy of the whole tensor)."""
+    rows = rows if full == len(rows) else rows[:full]
     return rows.view(-1, block, rows.shape[-1])
 
 
