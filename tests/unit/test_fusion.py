@@ -104,7 +104,7 @@ def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
     """Values and gradients of every pair match the per-pair definitions to 1e-6, in float32,
     with one sample whose ReLU layer died (all-zero states) in every tower. Spatial fusion reads
     the raw states (as the objective passes them), the others the normalised ones; InfoNCE both
-    with the one shifted ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.01, past ``EXP_RANGE``),
+    with the one ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.01, past ``EXP_RANGE``),
     over the whole batch and over blocks with a shorter last one; with sampled pairs the towers
     in no pair get no gradient."""
     g = torch.Generator().manual_seed(towers)

@@ -133,14 +133,14 @@ class PairGramGaps(torch.autograd.Function):
         return (None, *(grads.get(t) for t in range(len(towers))))
 
 
-EXP_RANGE = 80.0  # exp(+-80) are normal float32 numbers: logits within this exponentiate safely
+EXP_RANGE = 80.0  # exp(+-80) and sums of exp(80 - log m) over m terms are normal float32 numbers
 
 
 class BlockInfoNCE(torch.autograd.Function):
     """``(a, b (n, m, H), tau) -> ()``: the sum over all rows of the symmetric InfoNCE within each
     block, ``sum_i [(lse_j l_ij + lse_j l_ji) / 2 - l_ii]`` with ``l = a b^T / tau``.
 
-    For rows of length <= 1 and ``1 / tau <= EXP_RANGE`` only: every logit lies in
+    For rows of length <= 1 and ``1 / tau + log m <= EXP_RANGE`` only: every logit lies in
     ``[-1/tau, 1/tau]``, so ``E = exp(l)`` needs no max shift, one ``exp`` serves the rows' and
     the columns' partitions (cross-entropy both ways ran log-softmax twice, on a transposed copy)
     and the positives are ``log E_ii``. Backward ``d/dl_ij = (E_ij / r_i + E_ij / c_j) / 2 -

@@ -22,6 +22,7 @@ the mean over pairs.
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 
 import torch
@@ -156,8 +157,8 @@ def _blocks(rows: torch.Tensor, block: int, full: int) -> torch.Tensor:
 def _infonce_sum(a: torch.Tensor, b: torch.Tensor, tau: float) -> torch.Tensor:
     """Sum over all rows of blocks ``(n, m, H)`` of the symmetric InfoNCE within each block (both
     directions averaged): ``BlockInfoNCE``, or ``logsumexp`` per direction where ``exp`` of the
-    logits could leave float32's range (``tau < 1 / EXP_RANGE``)."""
-    if 1.0 / tau <= EXP_RANGE:
+    logits or their sums could leave float32's range (``1 / tau + log m > EXP_RANGE``)."""
+    if 1.0 / tau + math.log(a.shape[1]) <= EXP_RANGE:
         return BlockInfoNCE.apply(a, b, tau)
     logits = torch.bmm(a, b.transpose(1, 2)) / tau
     partitions = logits.logsumexp(dim=2) + logits.logsumexp(dim=1)
