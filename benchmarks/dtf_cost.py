@@ -9,6 +9,8 @@ one-tower step of the same variant. Issue 16's goal: t2 <= 2.5, t4 <= 5, t8 <= 1
 Variants: ``towers only`` (``fusion=none``: what T towers cost without any fusion term, the
 floor), ``paper`` (every pair, InfoNCE over the whole batch), ``blocks256``
 (``fusion.contra_negatives=256``), ``blocks256+pairsT`` (and ``fusion.pairs_per_step=T``).
+The ratios move with the machine's load (a quiet machine speeds up the one-tower step most):
+repeat runs and compare medians; ``dtf_profile.py`` shows where a step's time goes.
 """
 
 from __future__ import annotations

@@ -75,32 +75,62 @@ def test_contrastive_fusion_is_lowest_for_identical_towers() -> None:
     assert 0 < same < contrastive_fusion(_states(a, b), PAIR, tau=0.5).item()
 
 
-@pytest.mark.parametrize("towers", [2, 3, 8])
+def _blockwise_contrastive_reference(
+    h_a: torch.Tensor, h_b: torch.Tensor, tau: float, negatives: int | None
+) -> torch.Tensor:
+    """InfoNCE within consecutive blocks of ``negatives`` rows (a last, shorter block its own)."""
+    size = len(h_a) if negatives is None else negatives
+    parts = [
+        _contrastive_reference(h_a[i : i + size], h_b[i : i + size], tau) * len(h_a[i : i + size])
+        for i in range(0, len(h_a), size)
+    ]
+    return sum(parts) / len(h_a)
+
+
+@pytest.mark.parametrize(
+    ("towers", "tau", "negatives", "pairs_per_step"),
+    [
+        (2, 0.5, None, None),
+        (3, 0.5, 100, None),
+        (8, 0.5, None, None),
+        (3, 0.01, None, None),
+        (8, 0.01, 100, None),
+        (8, 0.5, 100, 3),
+    ],
+)
 def test_batched_fusion_losses_equal_the_pairwise_formulas_with_their_gradients(
-    towers: int,
+    towers: int, tau: float, negatives: int | None, pairs_per_step: int | None
 ) -> None:
     """Values and gradients of every pair match the per-pair definitions to 1e-6, in float32,
-    with one sample whose ReLU layer died (all-zero states) in every tower."""
+    with one sample whose ReLU layer died (all-zero states) in every tower. Spatial fusion reads
+    the raw states (as the objective passes them), the others the normalised ones; InfoNCE both
+    with the one ``exp`` (tau 0.5) and with ``logsumexp`` (tau 0.01, past ``EXP_RANGE``),
+    over the whole batch and over blocks with a shorter last one; with sampled pairs the towers
+    in no pair get no gradient."""
     g = torch.Generator().manual_seed(towers)
     pre_activation = torch.randn(towers, 256, 24, generator=g)
     pre_activation[:, 5] = -1.0
     pre_activation.requires_grad_()
-    pairs = all_pairs(towers)
+    torch.manual_seed(towers)
+    pairs = sampled_pairs(towers, pairs_per_step)
     losses = {
         "srf": (
-            lambda s: spatial_fusion(s, pairs, 0.1),
+            lambda h: spatial_fusion(list(h), pairs, 0.1),
             lambda a, b: _spatial_reference(a, b, 0.1),
         ),
-        "rrf": (lambda s: relational_fusion(s, pairs), _relational_reference),
+        "rrf": (
+            lambda h: relational_fusion(normalized_states(list(h)), pairs),
+            _relational_reference,
+        ),
         "contra": (
-            lambda s: contrastive_fusion(s, pairs, 0.5),
-            lambda a, b: _contrastive_reference(a, b, 0.5),
+            lambda h: contrastive_fusion(normalized_states(list(h)), pairs, tau, negatives),
+            lambda a, b: _blockwise_contrastive_reference(a, b, tau, negatives),
         ),
     }
     for name, (batched, reference) in losses.items():
         weights = torch.rand(len(pairs), generator=g)  # distinct weights: per-pair gradients count
         hidden = torch.relu(pre_activation)
-        value = batched(normalized_states(list(hidden)))
+        value = batched(hidden)
         expected = torch.stack([reference(hidden[i], hidden[j]) for i, j in pairs])
         torch.testing.assert_close(value, expected, atol=1e-6, rtol=1e-5, msg=name)
         (grad,) = torch.autograd.grad((weights * value).sum(), pre_activation, retain_graph=True)
@@ -162,6 +192,25 @@ def test_relational_fusion_keeps_float32_under_bf16_autocast() -> None:
         under_autocast = relational_fusion(states, PAIR)
     assert under_autocast.dtype == torch.float32
     torch.testing.assert_close(under_autocast, exact, atol=1e-6, rtol=1e-4)
+
+
+def test_fusion_terms_run_in_float32_under_bf16_autocast() -> None:
+    """The towers may run in bf16 (``precision=bf16-mixed``); the fusion terms and their
+    hand-written backwards stay in float32 and hand each tower a gradient of its own dtype."""
+    torch.manual_seed(0)
+    net = REACTION(FEATURE_MAP, embedding_dim=4, hidden_units=[16, 8], num_towers=3, init_std=0.5)
+    features, labels = torch.randint(0, 7, (64, 4)), torch.randint(0, 2, (64,)).float()
+    objective = FusionObjective(FusionConfig(kind="dtf", towers=3, contra_negatives=32))
+    exact = objective(net.forward_train(features, with_hidden=True), labels)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = net.forward_train(features, with_hidden=True)
+        terms = objective(out, labels)
+    assert out.hidden[0][0].dtype == torch.bfloat16
+    for name in ("srf", "rrf", "contra"):
+        assert terms[name].dtype == torch.float32
+        torch.testing.assert_close(terms[name], exact[name], rtol=0.05, atol=1e-3, msg=name)
+    terms["total"].backward()
+    assert all(p.grad is not None and p.grad.isfinite().all() for p in net.towers.parameters())
 
 
 def test_fusion_losses_refuse_a_single_tower_and_mismatched_states() -> None:

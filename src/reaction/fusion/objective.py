@@ -94,12 +94,13 @@ class FusionObjective(nn.Module):
 
     def _pair_terms(self, out: ModelOutput) -> dict[str, torch.Tensor]:
         """Mean over tower pairs (all, or ``pairs_per_step`` drawn for this step) of each fusion
-        loss (spatial: also over hidden layers). Each layer is normalised once for all pairs."""
+        loss (spatial: also over hidden layers). The last layer is normalised once for all pairs;
+        spatial fusion needs only the states' norms."""
         cfg = self.cfg
         pairs = sampled_pairs(out.num_towers, cfg.pairs_per_step)
-        layers = [normalized_states(list(states)) for states in zip(*out.hidden, strict=True)]
-        last = layers[-1]
-        spatial = torch.stack([spatial_fusion(states, pairs, cfg.margin) for states in layers])
+        layers = list(zip(*out.hidden, strict=True))  # per hidden layer, every tower's (B, H)
+        last = normalized_states(layers[-1])
+        spatial = torch.stack([spatial_fusion(layer, pairs, cfg.margin) for layer in layers])
         return {
             "srf": spatial.mean(),
             "rrf": relational_fusion(last, pairs).mean(),
