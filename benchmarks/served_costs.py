@@ -18,38 +18,23 @@ from __future__ import annotations
 
 import argparse
 import logging
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from reaction.metrics import keys
-from reaction.metrics.costs import cost_report, random_features
+from reaction.metrics.costs import cost_report, median_call_ms, random_features
 from reaction.runs.load import TrainedRun, load_run
 from reaction.serving.contract import InputContract
 from reaction.serving.export import ONNX, export_net
-from reaction.serving.runtime import OnnxModel, ServedModel
+from reaction.serving.runtime import OnnxModel
 
 COLUMNS = (
     ("params", keys.PARAMS_TOTAL, "{:,.0f}"),
     ("embedding", keys.PARAMS_EMBEDDING, "{:,.0f}"),
     ("FLOPs/sample", keys.FLOPS_PER_SAMPLE, "{:,.0f}"),
 )
-
-
-def served_ms(model: ServedModel, features: np.ndarray, repeats: int, warmup: int = 5) -> float:
-    """Median milliseconds of one served call (contract check + model) on ``features``."""
-    for _ in range(warmup):
-        model(features)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(features)
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
 
 
 def onnx_ms(run: TrainedRun, batches: list[int], repeats: int) -> list[float]:
@@ -59,7 +44,8 @@ def onnx_ms(run: TrainedRun, batches: list[int], repeats: int) -> list[float]:
     with tempfile.TemporaryDirectory() as out_dir:
         artifact = export_net(run.net, random_features(fm, 64), out_dir, [ONNX], contract)[ONNX]
         model = OnnxModel(artifact.path)
-        return [served_ms(model, random_features(fm, b).numpy(), repeats) for b in batches]
+        requests = [random_features(fm, b).numpy() for b in batches]
+        return [median_call_ms(lambda r=r: model(r), repeats) for r in requests]
 
 
 def main() -> None:

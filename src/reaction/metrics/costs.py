@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import torch
@@ -78,12 +78,14 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def measure_latency(
-    model: nn.Module, features: torch.Tensor, repeats: int = 20, warmup: int = 5
-) -> tuple[float, float]:
-    """Median milliseconds per batch and samples per second of eval-mode inference.
+def median_call_ms(
+    call: Callable[[], object],
+    repeats: int = 20,
+    warmup: int = 5,
+    device: torch.device | str = "cpu",
+) -> float:
+    """Median milliseconds of ``call()`` after ``warmup`` untimed calls.
 
-    Runs on ``features``' device (the model must already be there), under ``inference_mode``;
     CUDA is synchronised around each timed call so the time covers the kernels, not the launch.
     The median resists scheduler noise better than the mean.
     """
@@ -91,18 +93,28 @@ def measure_latency(
         raise ValueError(
             f"need repeats >= 1 and warmup >= 0, got repeats={repeats} warmup={warmup}"
         )
-    device = features.device
+    device = torch.device(device)
+    for _ in range(warmup):
+        call()
     times_ms: list[float] = []
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        call()
+        _synchronize(device)
+        times_ms.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times_ms)
+
+
+def measure_latency(
+    model: nn.Module, features: torch.Tensor, repeats: int = 20, warmup: int = 5
+) -> tuple[float, float]:
+    """Median milliseconds per batch and samples per second of eval-mode inference.
+
+    Runs on ``features``' device (the model must already be there), under ``inference_mode``.
+    """
     with _eval_mode(model), torch.inference_mode():
-        for _ in range(warmup):
-            model(features)
-        for _ in range(repeats):
-            _synchronize(device)
-            start = time.perf_counter()
-            model(features)
-            _synchronize(device)
-            times_ms.append((time.perf_counter() - start) * 1e3)
-    median_ms = statistics.median(times_ms)
+        median_ms = median_call_ms(lambda: model(features), repeats, warmup, features.device)
     return median_ms, features.shape[0] / (median_ms / 1e3)
 
 
