@@ -128,6 +128,8 @@ def test_a_k_sweep_searches_once_per_method_seed_and_search(planted, monkeypatch
     assert wider.fitted_on["scores_reused"] and not calls
     assert wider.field_names[:4] == first.field_names
     assert wider.fitted_on["search_seconds"] == first.fitted_on["search_seconds"]
+    for key in ("rows", "sample_rows"):  # recorded with the ranking: the split is not re-read
+        assert wider.fitted_on[key] == first.fitted_on[key]
     assert wider.fitted_on["seconds"] >= first.fitted_on["search_seconds"]  # the cost from scratch
     fit(data, "lasso", 4, seed=1, **TINY)
     fit(data, "lasso", 4, **{**TINY, "l1": 0.01})

@@ -39,11 +39,9 @@ def chosen_fields(scores: FieldScores, num_fields: int | None) -> list[str]:
     return ranked[:num_fields]
 
 
-def score_fields(
-    train_path: str | Path, feature_map: FeatureMap, cfg: AFEConfig
-) -> tuple[Ranking, SearchData]:
+def score_fields(train_path: str | Path, feature_map: FeatureMap, cfg: AFEConfig) -> Ranking:
     """Run ``cfg.variant`` on a seeded row sample of the training split, or reuse its stored
-    ranking (``score_cache``)."""
+    ranking (``score_cache``: then the split is not read at all)."""
     search = SearchConfig.from_node(cfg.search)
     names = tuple(feature_map.field_names)
     if cfg.num_fields is not None and cfg.num_fields > len(names):
@@ -51,17 +49,18 @@ def score_fields(
             [f"afe.num_fields={cfg.num_fields} (allowed: null or 1..{len(names)}, the fields)"],
             "afe config",
         )
-    sample = sample_rows(train_path, names, feature_map.labels, search.rows, cfg.seed)
-    sizes = tuple(int(v) for v in feature_map.vocab_sizes)
-    data = SearchData.from_sample(sample, sizes, search.holdout_fraction, cfg.seed)
+
+    def search_now() -> tuple[FieldScores, int, int]:
+        sample = sample_rows(train_path, names, feature_map.labels, search.rows, cfg.seed)
+        sizes = tuple(int(v) for v in feature_map.vocab_sizes)
+        data = SearchData.from_sample(sample, sizes, search.holdout_fraction, cfg.seed)
+        torch.manual_seed(cfg.seed)
+        scores = SELECTORS[cfg.variant](data, search, cfg.seed)
+        return scores, data.split_rows, len(data.y) + len(data.holdout_y)
+
     key = scores_key(cfg.variant, asdict(search), cfg.seed, Path(train_path),
                      feature_map.fingerprint())  # fmt: skip
-
-    def search_now() -> FieldScores:
-        torch.manual_seed(cfg.seed)
-        return SELECTORS[cfg.variant](data, search, cfg.seed)
-
-    return cached_scores(Path(train_path), key, search_now), data
+    return cached_scores(Path(train_path), key, search_now)
 
 
 def fit_selector_plan(
@@ -72,7 +71,7 @@ def fit_selector_plan(
 ) -> AFEPlan:
     """The plan of selector ``cfg.variant``, fitted on the training split at ``train_path``."""
     start = time.perf_counter()
-    ranking, data = score_fields(train_path, feature_map, cfg)
+    ranking = score_fields(train_path, feature_map, cfg)
     scores = ranking.scores
     chosen = chosen_fields(scores, cfg.num_fields)
     sizes = dict(zip(feature_map.field_names, feature_map.vocab_sizes, strict=True))
@@ -91,8 +90,8 @@ def fit_selector_plan(
     fitted_on = {
         "split": "train",
         "method": cfg.variant,
-        "rows": data.split_rows,
-        "sample_rows": len(data.y) + len(data.holdout_y),
+        "rows": ranking.split_rows,
+        "sample_rows": ranking.sample_rows,
         "feature_map": feature_map.fingerprint(),
         # what the plan costs from scratch: a reused ranking adds the seconds it took once
         "seconds": time.perf_counter() - start + (ranking.seconds if ranking.reused else 0.0),

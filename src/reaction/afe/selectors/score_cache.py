@@ -25,7 +25,7 @@ from reaction.data.cache import file_identity
 
 log = logging.getLogger(__name__)
 
-SCORES_VERSION = "afe-scores-v1"  # bump when a selector's ranking for the same inputs changes
+SCORES_VERSION = "afe-scores-v2"  # bump when a selector's ranking for the same inputs changes
 
 
 def scores_key(
@@ -51,14 +51,20 @@ def scores_dir(train_path: Path) -> Path:
 
 @dataclass(frozen=True)
 class Ranking:
-    """A selector's scores, the wall seconds computing them took, and whether they were reused."""
+    """A selector's scores, the rows they were fitted on (the training split's and the sample's),
+    the wall seconds computing them took, and whether they were reused (then nothing is read)."""
 
     scores: FieldScores
+    split_rows: int
+    sample_rows: int
     seconds: float
     reused: bool
 
 
-def cached_scores(train_path: Path, key: str, compute: Callable[[], FieldScores]) -> Ranking:
+Search = Callable[[], tuple[FieldScores, int, int]]  # -> scores, split rows, sample rows
+
+
+def cached_scores(train_path: Path, key: str, compute: Search) -> Ranking:
     """The stored ranking for ``key``, or ``compute()``'s, stored atomically."""
     path = scores_dir(train_path) / f"{key}.json"
     if path.is_file():
@@ -67,7 +73,8 @@ def cached_scores(train_path: Path, key: str, compute: Callable[[], FieldScores]
         except (ValueError, KeyError, TypeError) as err:  # a damaged file: search again
             log.warning("AFE scores %s unreadable (%s); searching again", path, err)
     start = time.perf_counter()
-    ranking = Ranking(compute(), time.perf_counter() - start, reused=False)
+    scores, split_rows, sample_rows = compute()
+    ranking = Ranking(scores, split_rows, sample_rows, time.perf_counter() - start, reused=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(_to_json(ranking)))  # key order = field order (ties)
@@ -82,6 +89,8 @@ def _to_json(ranking: Ranking) -> dict[str, Any]:
         "zeroed": sorted(scores.zeroed),
         "search_seconds": scores.search_seconds,
         "detail": scores.detail,
+        "split_rows": ranking.split_rows,
+        "sample_rows": ranking.sample_rows,
         "seconds": ranking.seconds,
     }
 
@@ -93,4 +102,5 @@ def _from_json(data: dict[str, Any]) -> Ranking:
         search_seconds=data["search_seconds"],
         detail=dict(data["detail"]),
     )
-    return Ranking(scores, float(data["seconds"]), reused=True)
+    rows = int(data["split_rows"]), int(data["sample_rows"])
+    return Ranking(scores, *rows, float(data["seconds"]), reused=True)
