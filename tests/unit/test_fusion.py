@@ -317,17 +317,18 @@ def test_towers_with_products_add_field_pair_inner_products() -> None:
         FEATURE_MAP,
         embedding_dim=4,
         hidden_units=[8],
-        num_towers=3,
+        num_towers=4,
         serve=0,
-        products=["fwfm", "inner", None],
+        products=["fwfm", "inner", None, "inner+fwfm"],
     ).eval()
-    fwfm, inner, plain = net.towers.towers
+    fwfm, inner, plain, both = net.towers.towers
     assert fwfm.pair_logit.weight.numel() == 6 and inner.pair_logit is None  # 4 fields: 6 pairs
     first = [t.mlp.modules() for t in (inner, plain)]
     widths = [next(m for m in mods if isinstance(m, torch.nn.Linear)).in_features for mods in first]
     assert widths == [16 + 6, 16]  # 4 fields x 4 dims, + 6 inner products
     with torch.no_grad():
         fwfm.pair_logit.weight.copy_(torch.arange(1.0, 7.0))
+        both.pair_logit.weight.copy_(torch.arange(1.0, 7.0))
     features = torch.randint(0, 7, (16, 4))
     v = net.embedding(features)  # (B, F, D)
     pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
@@ -338,10 +339,14 @@ def test_towers_with_products_add_field_pair_inner_products() -> None:
         trained = net.forward_train(features).logits
         fwfm_by_hand = fwfm.head(fwfm.mlp(flat)).squeeze(-1) + products @ torch.arange(1.0, 7.0)
         inner_by_hand = inner.head(inner.mlp(torch.cat([flat, products], dim=1))).squeeze(-1)
+        both_mlp = both.head(both.mlp(torch.cat([flat, products], dim=1))).squeeze(-1)
     torch.testing.assert_close(served, fwfm_by_hand)
     torch.testing.assert_close(trained[1], inner_by_hand)
+    torch.testing.assert_close(trained[3], both_mlp + products @ torch.arange(1.0, 7.0))
     assert torch.equal(served, trained[0])
-    with pytest.raises(ValueError, match=r"products='outer' \(allowed: null, fwfm, inner\)"):
+    with pytest.raises(
+        ValueError, match=r"products='outer' \(allowed: null, fwfm, inner, inner\+fwfm\)"
+    ):
         REACTION(FEATURE_MAP, num_towers=2, products="outer")
     with pytest.raises(ValueError, match="crosses or products"):
         REACTION(FEATURE_MAP, num_towers=2, parametrization="reparam", products="inner")

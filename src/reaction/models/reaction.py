@@ -39,8 +39,9 @@ class REACTION(CTRModel):
 
     ``cross_layers`` DCN-V2 cross layers of rank ``cross_rank`` (None: full rank) open every
     tower, or each tower its own (lists); 0 layers: the paper's plain MLP towers. ``products``
-    (``"fwfm"``: FwFM's pair term on the logit, ``"inner"``: IPNN's inner products into the MLP)
-    give every tower, or each tower its own, the field pairs' inner products.
+    (``"fwfm"``: FwFM's pair term on the logit, ``"inner"``: IPNN's inner products into the MLP,
+    ``"inner+fwfm"``: both) give every tower, or each tower its own, the field pairs' inner
+    products.
 
     ``num_towers``, ``serve`` and ``parametrization`` come from the fusion config
     (``fusion.towers``, ``fusion.serve``, ``fusion.parametrization``), which checks them.

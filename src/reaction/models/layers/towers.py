@@ -12,7 +12,8 @@ A tower may also see field-pair products (``products``): an MLP has to learn to 
 fields' embeddings, while an affinity such as user x item *is* an inner product. ``"fwfm"`` adds
 FwFM's ``sum_{i<j} r_ij <v_i, v_j>`` to the logit (``F (F - 1) / 2`` scalars); ``"inner"`` feeds
 the ``P`` inner products to the MLP as IPNN does (``P x H_1`` weights), which lets the MLP combine
-them -- the stronger and larger of the two.
+them; ``"inner+fwfm"`` does both. The logit term matters where the label's log-odds *is* a sum of
+pair affinities (sampled-negative recommender data): the MLP then only has to learn the rest.
 """
 
 from __future__ import annotations
@@ -62,7 +63,16 @@ def per_tower(
 TowerPass = tuple[torch.Tensor, list[list[torch.Tensor]]]
 
 
-PRODUCTS = ("fwfm", "inner")  # a tower's optional field-pair products (``products``)
+PRODUCT_TERMS = ("fwfm", "inner")  # a tower's field-pair products; ``"inner+fwfm"`` takes both
+
+
+def product_terms(products: str | None) -> set[str]:
+    """The terms of a ``products`` value (``None``, ``"fwfm"``, ``"inner"``, ``"inner+fwfm"``)."""
+    terms = set() if products is None else set(products.split("+"))
+    if not terms <= set(PRODUCT_TERMS):
+        allowed = ", ".join((*PRODUCT_TERMS, "inner+fwfm"))
+        raise ValueError(f"products={products!r} (allowed: null, {allowed})")
+    return terms
 
 
 class Tower(nn.Module):
@@ -71,7 +81,7 @@ class Tower(nn.Module):
 
     ``products`` reads ``K`` as ``num_fields`` equal-width field embeddings: ``"fwfm"`` adds FwFM's
     pairwise term to the logit, ``"inner"`` hands the MLP every pair's inner product next to the
-    embeddings (IPNN's product layer; ``P`` more inputs to the first layer).
+    embeddings (IPNN's product layer; ``P`` more inputs to the first layer), ``"inner+fwfm"`` both.
     """
 
     def __init__(
@@ -91,14 +101,13 @@ class Tower(nn.Module):
             raise ValueError("a DTF tower needs at least one hidden layer to fuse")
         if cross_layers < 0:
             raise ValueError(f"cross_layers must be >= 0, got {cross_layers}")
-        if products is not None and products not in PRODUCTS:
-            raise ValueError(f"products={products!r} (allowed: null, {', '.join(PRODUCTS)})")
-        if products is not None and (num_fields is None or input_dim % num_fields):
+        terms = product_terms(products)
+        if terms and (num_fields is None or input_dim % num_fields):
             raise ValueError(f"products need K = {input_dim} split into equal field embeddings")
         self.num_fields = num_fields
         self.cross = CrossNetV2(input_dim, cross_layers, cross_rank) if cross_layers else None
-        self.pair_logit = FieldWeightedInteraction(num_fields) if products == "fwfm" else None
-        self.inner = InnerProduct(num_fields) if products == "inner" else None
+        self.pair_logit = FieldWeightedInteraction(num_fields) if "fwfm" in terms else None
+        self.inner = InnerProduct(num_fields) if "inner" in terms else None
         extra = self.inner.output_dim if self.inner is not None else 0
         self.mlp = MLP(input_dim + extra, hidden_units, dropout, batch_norm, activation)
         self.head = nn.Linear(self.mlp.output_dim, 1)
