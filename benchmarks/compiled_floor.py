@@ -1,19 +1,22 @@
-"""The floor of the compiled (numba) data path on one Criteo file: each step alone, in CPU seconds.
+"""The floor of a compiled (numba) data path on one Criteo file: each step alone, in CPU seconds.
 
+    .venv/bin/pip install numba==0.68.0   # not a dependency of the project
     PYTHONPATH=src .venv/bin/python benchmarks/compiled_floor.py <1M-row train.txt>
 
-Steps: the compiled pass (read 8 MiB blocks, find fields, parse labels and integers, intern the
-26 categorical values into their fields' tables with training counts; random 8:1:1 split); the
-intermediate round trip (codes, numbers and labels written uncompressed and read back, what the
-ingest cache would hold); the vocabularies from the tables' counts (min count 10, ordered by count
-then value); code -> id (``np.take``); the 13 numeric fields bucketed, counted and looked up; and
-the zstd write of the ids. No validation beyond the kernel's, no bad-row reports, no caching: a
-floor for the design, not the pipeline. Prints wall and CPU seconds per step and per million rows.
+Steps: the compiled pass (``compiled_kernels``: read 8 MiB blocks, find fields, parse labels and
+integers, intern the 26 categorical values into one hash table with training counts; random
+8:1:1 split), broken down by part; the intermediate round trip (codes, numbers and labels written
+uncompressed and read back, what an ingest cache of codes would hold); the vocabularies from the
+table's counts (min count 10, ordered by count then value); code -> id (``np.take``); the 13
+numeric fields bucketed, counted and looked up; the zstd write of the ids. No bad-row reports,
+no caching: a floor for the design, not a pipeline (docs/DATASETS.md, "What is left").
+``--pass-only`` times the compiled pass alone (e.g. on 10M rows, without keeping the rows).
 """
 
 from __future__ import annotations
 
 import argparse
+import resource
 import tempfile
 import time
 from collections.abc import Callable
@@ -36,9 +39,16 @@ def timed(name: str, rows: int, step: Callable[[], Any]) -> Any:  # noqa: ANN401
     return result
 
 
-def compiled_pass(path: Path, chunk_bytes: int) -> tuple[Any, list[dict[str, np.ndarray]]]:
-    from reaction.data.formats import intern_kernels as k
-    from reaction.data.formats.intern_table import InternTable
+LARGE = (2, 3, 9, 11, 15, 20, 23, 25)  # C3, C4, C10, C12, C16, C21, C24, C26: > 50k values
+
+
+def compiled_pass(
+    path: Path, chunk_bytes: int, parts: dict[str, float], keep: bool = True
+) -> tuple[Any, list[dict[str, np.ndarray]]]:
+    """The table and each block's kept rows (``keep``); CPU seconds per part added to ``parts``."""
+    import compiled_kernels as k
+    from compiled_table import InternTable
+
     from reaction.data.formats.lines import iter_blocks
     from reaction.data.formats.splits import FilePlan, SplitConfig, assign
 
@@ -47,12 +57,25 @@ def compiled_pass(path: Path, chunk_bytes: int) -> tuple[Any, list[dict[str, np.
     table = InternTable(26)
     plan = FilePlan(path, rows=SplitConfig())
     blocks = []
-    fields = np.arange(26, dtype=np.int16)
+    groups = {
+        "intern, 8 fields of > 50k values": np.array(LARGE, dtype=np.int16),
+        "intern, 18 other fields": np.array(sorted(set(range(26)) - set(LARGE)), dtype=np.int16),
+    }
+    clock = time.process_time()
+
+    def lap(part: str) -> None:
+        nonlocal clock
+        now = time.process_time()
+        parts[part] = parts.get(part, 0.0) + now - clock
+        clock = now
+
     for block in iter_blocks(path, chunk_bytes):
+        lap("read blocks")
         data = np.frombuffer(block.data, dtype=np.uint8)
         n = block.lines
         lines = np.arange(block.first_line, block.first_line + n, dtype=np.uint64)
         train = assign(lines, plan, 1, 0) == 0
+        lap("split (random 8:1:1)")
         labels = np.empty((1, n), dtype=np.float32)
         numbers = np.empty((13, n), dtype=np.float64)
         starts = np.empty((26, n), dtype=np.int64)
@@ -60,11 +83,19 @@ def compiled_pass(path: Path, chunk_bytes: int) -> tuple[Any, list[dict[str, np.
         codes = np.empty((26, n), dtype=np.int32)
         general = np.empty(n, dtype=np.bool_)
         k.scan_block(data, roles, slot, 9, 256, labels, numbers, starts, stops, general)
+        lap("scan: fields, labels, integers")
         table.reserve(26 * n, len(data))
-        k.intern_values(data, starts, stops, fields, train, codes, *table.arrays)
-        keep = ~general
-        blocks.append({"labels": labels[:, keep], "numbers": numbers[:, keep],
-                       "codes": codes[:, keep]})  # fmt: skip
+        lap("table growth")
+        for part, fields in groups.items():
+            found = np.empty((len(fields), n), dtype=np.int32)
+            spans = starts[fields], stops[fields]
+            k.intern_values(data, *spans, fields, train, found, *table.arrays)
+            codes[fields] = found
+            lap(part)
+        if keep:
+            rows = ~general
+            blocks.append({"labels": labels[:, rows], "numbers": numbers[:, rows],
+                           "codes": codes[:, rows]})  # fmt: skip
     return table, blocks
 
 
@@ -124,26 +155,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("path", type=Path, help="a Criteo-format train.txt")
     parser.add_argument("--chunk-bytes", type=int, default=8 << 20)
+    parser.add_argument("--pass-only", action="store_true", help="the compiled pass alone")
     args = parser.parse_args()
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     rows = sum(1 for _ in args.path.open("rb"))  # lines: the per-row unit of every step
     wall, cpu = time.perf_counter(), time.process_time()
-    from reaction.data.formats import intern_kernels  # noqa: F401 (import: numba's cache load)
+    import compiled_kernels  # noqa: F401 (numba's import and cache load)
 
     small = Path(tempfile.mkdtemp()) / "tiny.txt"
     small.write_bytes(("0\t" + "1\t" * 13 + "a\t" * 25 + "b\n").encode())
-    compiled_pass(small, 1 << 20)
+    compiled_pass(small, 1 << 20, {})
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"import + first call (numba compile or cache load): {wall:.2f} s wall, {cpu:.2f} CPU")  # noqa: T201
     print("| step | wall s | CPU s | CPU s per 1M rows |\n|---|---:|---:|---:|")  # noqa: T201
+    parts: dict[str, float] = {}
     table, blocks = timed(
         "compiled pass: read, fields, labels, integers, intern + counts", rows,
-        lambda: compiled_pass(args.path, args.chunk_bytes),
+        lambda: compiled_pass(args.path, args.chunk_bytes, parts, keep=not args.pass_only),
     )  # fmt: skip
-    kept = sum(b["codes"].shape[1] for b in blocks)
-    print(f"lines: {rows:,}; kept: {kept:,}; distinct values: {table.size:,}")  # noqa: T201
+    for part, seconds in parts.items():
+        print(f"| - {part} | | {seconds:.2f} | {seconds * 1e6 / rows:.2f} |")  # noqa: T201
+    print(f"lines: {rows:,}; distinct values: {table.size:,}; table slots: {len(table.slots):,}; "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")  # noqa: T201  # fmt: skip
+    if args.pass_only:
+        return
     with tempfile.TemporaryDirectory() as tmp:
         tables = timed("intermediate write + read (uncompressed parquet)", rows,
                        lambda: round_trip(blocks, Path(tmp)))  # fmt: skip

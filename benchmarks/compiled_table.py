@@ -1,5 +1,5 @@
 """The categorical values of an ingest, interned: one growing hash table over all fields
-(``intern_kernels``), each distinct value stored once with its code and training count.
+(``compiled_kernels``), each distinct value stored once with its code and training count.
 
 Memory grows with the number of distinct values (64 bytes of table at the worst load factor plus
 the value's bytes each), never with the number of rows.
@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+import compiled_kernels as kernels
 import numpy as np
 import pyarrow as pa
-
-from reaction.data.formats import intern_kernels as kernels
 
 _MIN_SLOTS = 1 << 12
 _MAX_LOAD = 0.7  # linear probing stays short; a lower load costs memory and cache
