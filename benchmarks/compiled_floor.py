@@ -10,7 +10,9 @@ uncompressed and read back, what an ingest cache of codes would hold); the vocab
 table's counts (min count 10, ordered by count then value); code -> id (``np.take``); the 13
 numeric fields bucketed, counted and looked up; the zstd write of the ids. No bad-row reports,
 no caching: a floor for the design, not a pipeline (docs/DATASETS.md, "What is left").
-``--pass-only`` times the compiled pass alone (e.g. on 10M rows, without keeping the rows).
+``--pass-only`` times the compiled pass alone (e.g. on 10M rows, without keeping the rows);
+``--check <encode cache>`` compares the categorical vocabularies and ids with those main's code
+built from the same file (``data_path_stages.py ingest`` + ``encode``).
 """
 
 from __future__ import annotations
@@ -74,7 +76,8 @@ def compiled_pass(
         data = np.frombuffer(block.data, dtype=np.uint8)
         n = block.lines
         lines = np.arange(block.first_line, block.first_line + n, dtype=np.uint64)
-        train = assign(lines, plan, 1, 0) == 0
+        split = assign(lines, plan, 1, 0)
+        train = split == 0
         lap("split (random 8:1:1)")
         labels = np.empty((1, n), dtype=np.float32)
         numbers = np.empty((13, n), dtype=np.float64)
@@ -95,7 +98,7 @@ def compiled_pass(
         if keep:
             rows = ~general
             blocks.append({"labels": labels[:, rows], "numbers": numbers[:, rows],
-                           "codes": codes[:, rows]})  # fmt: skip
+                           "codes": codes[:, rows], "split": split[rows]})  # fmt: skip
     return table, blocks
 
 
@@ -120,7 +123,7 @@ def round_trip(blocks: list[dict[str, np.ndarray]], folder: Path) -> list[Any]:
 
 
 def vocabularies(table: Any) -> np.ndarray:  # noqa: ANN401
-    """code -> id over all fields (index 0: missing), by today's rule."""
+    """code -> id over all fields (index 0: missing, 1: out of vocabulary), by today's rule."""
     import polars as pl
 
     entries = table.entries()
@@ -151,11 +154,39 @@ def numeric_ids(tables: list[Any]) -> list[np.ndarray]:  # noqa: ANN401
     return out
 
 
+def check(
+    table: Any, lookups: np.ndarray, blocks: list[dict[str, np.ndarray]], cache: Path
+) -> bool:  # noqa: ANN401
+    """The 26 categorical vocabularies (value, id, count) and every split's categorical ids equal
+    those of an encode cache that main's code built from the same file (min count 10, random
+    8:1:1 split, seed 0): the floor is the cost of the same result."""
+    import polars as pl
+
+    entries = table.entries()
+    same = True
+    for f in range(26):
+        codes = np.flatnonzero(entries.fields == f) + 1
+        kept = codes[lookups[codes] >= 2]
+        mine = pl.DataFrame({
+            "value": pl.Series(entries.values.take(kept - 1)).cast(pl.String),
+            "id": lookups[kept], "count": entries.counts[kept - 1],
+        }).sort("id")  # fmt: skip
+        same &= mine.equals(pl.read_parquet(cache / "vocab" / f"C{f + 1}.parquet"))
+    codes = np.concatenate([b["codes"] for b in blocks], axis=1)
+    split = np.concatenate([b["split"] for b in blocks])
+    for code, name in enumerate(("train", "val", "test")):
+        ids = lookups[codes[:, split == code]]
+        ref = pl.read_parquet(cache / f"{name}.parquet")
+        same &= all(np.array_equal(ref[f"C{f + 1}"].to_numpy(), ids[f]) for f in range(26))
+    return same
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("path", type=Path, help="a Criteo-format train.txt")
     parser.add_argument("--chunk-bytes", type=int, default=8 << 20)
     parser.add_argument("--pass-only", action="store_true", help="the compiled pass alone")
+    parser.add_argument("--check", type=Path, help="an encode cache of main's code, same file")
     args = parser.parse_args()
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -190,6 +221,9 @@ def main() -> None:
         "code -> id, np.take, 26 fields", rows,
         lambda: [np.concatenate([lookups[b["codes"][f]] for b in blocks]) for f in range(26)],
     )  # fmt: skip
+    if args.check is not None:
+        print(f"same vocabularies and categorical ids as {args.check}: "  # noqa: T201
+              f"{check(table, lookups, blocks, args.check)}")  # fmt: skip
     numeric = timed("numeric: buckets, counts (np.unique), ids", rows,
                     lambda: numeric_ids(tables))  # fmt: skip
     columns = {f"I{i + 1}": numeric[i] for i in range(13)}
