@@ -195,9 +195,10 @@ def main() -> None:
     wall, cpu = time.perf_counter(), time.process_time()
     import compiled_kernels  # noqa: F401 (numba's import and cache load)
 
-    small = Path(tempfile.mkdtemp()) / "tiny.txt"
-    small.write_bytes(("0\t" + "1\t" * 13 + "a\t" * 25 + "b\n").encode())
-    compiled_pass(small, 1 << 20, {})
+    with tempfile.TemporaryDirectory() as tmp:
+        small = Path(tmp) / "tiny.txt"
+        small.write_bytes(("0\t" + "1\t" * 13 + "a\t" * 25 + "b\n").encode())
+        compiled_pass(small, 1 << 20, {})
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     print(f"import + first call (numba compile or cache load): {wall:.2f} s wall, {cpu:.2f} CPU")  # noqa: T201
     print("| step | wall s | CPU s | CPU s per 1M rows |\n|---|---:|---:|---:|")  # noqa: T201
