@@ -211,6 +211,7 @@ def test_bench_measures_every_zoo_model_with_its_shipped_net() -> None:
         "reaction",
         "reaction_peer",
         "reaction_product",
+        "reaction_product_implicit",
     }
     with _hydra():
         cfg = compose("bench")
@@ -354,3 +355,20 @@ def test_two_objective_search_reports_the_pareto_front(data_dir: Path, tmp_path:
     expected = {p for p in points if not any(_dominates(q, p) for q in points)}
     assert {tuple(s["values"]) for s in front} == expected
     assert all(set(s["params"]) >= {"afe.num_fields", "model.net.embedding_dim"} for s in front)
+
+
+def test_served_towers_carry_their_own_embedding_l2_and_the_implicit_one_its_products() -> None:
+    with _hydra():
+        shared, product, implicit = (
+            _compose("train", [f"model={m}", "data=synthetic_recsys"])
+            for m in ("dcnv3", "reaction_product", "reaction_product_implicit")
+        )
+    # the module reads a model's own L2 (reaction_product: 1e-3), else the shared 3e-4
+    assert [c.module.embedding_weight_decay for c in (shared, product, implicit)] == [
+        3e-4,
+        1e-3,
+        3e-4,
+    ]
+    assert (product.model.net.products, implicit.model.net.products) == ("inner", "fwfm")
+    assert (implicit.model.net.dropout, implicit.model.net.hidden_units) == (0.1, [96, 32])
+    assert (implicit.afe.variant, implicit.fusion.kind) == ("paper", "none")
