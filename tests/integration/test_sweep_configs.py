@@ -363,11 +363,11 @@ def test_served_towers_carry_their_own_embedding_l2_and_the_implicit_one_its_pro
             _compose("train", [f"model={m}", "data=synthetic_recsys"])
             for m in ("dcnv3", "reaction_product", "reaction_product_implicit")
         )
-    # the module reads a model's own L2 (reaction_product: 1e-3), else the shared 3e-4
+    # the module reads a model's own L2 (reaction_product's 1e-3, inherited), else the shared 3e-4
     assert [c.module.embedding_weight_decay for c in (shared, product, implicit)] == [
         3e-4,
         1e-3,
-        3e-4,
+        1e-3,
     ]
     assert (product.model.net.products, implicit.model.net.products) == ("inner", "fwfm")
     assert (implicit.model.net.dropout, implicit.model.net.hidden_units) == (0.1, [96, 32])
