@@ -34,10 +34,18 @@ WIDE = FeatureMap(
 )
 
 
+def _with_parents(path: Path) -> DictConfig:
+    """A model file merged over the sibling model files its defaults list names (as Hydra
+    composes ``reaction_product_implicit`` over ``reaction_product``); group overrides dropped."""
+    node = OmegaConf.load(path)
+    parents = [d for d in node.pop("defaults", []) if isinstance(d, str) and d != "_self_"]
+    return OmegaConf.merge(*(_with_parents(path.with_name(f"{p}.yaml")) for p in parents), node)
+
+
 def load_model_node(path: Path) -> DictConfig:
     """A ``conf/model`` file's ``name``/``net`` node; a global-package file (REACTION, which also
     picks its AFE and fusion) is resolved in a minimal context of the keys it interpolates."""
-    node = OmegaConf.load(path)
+    node = _with_parents(path)
     if "model" not in node:
         return node
     context = OmegaConf.create(
