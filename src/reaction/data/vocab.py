@@ -1,10 +1,14 @@
 """Vocabularies fitted on the training split with bounded memory.
 
 Kept values (training count >= ``min_count``) get ids 2.. by descending count, then value; the
-result is the same however the counting is split, so the memory caps below never change output.
+result is the same however the counting is split -- in hash partitions (the memory cap below) or
+over parts of the rows whose counts are summed (:func:`merge_counts`) -- so neither changes output.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 
@@ -23,32 +27,50 @@ def fit_vocabs(values: pl.LazyFrame, fields: tuple[str, ...], min_count: int) ->
     ``ceil(distinct / MAX_VALUES_PER_PASS)`` hash partitions, one pass over the column each, so
     no count table grows past the cap however long the tail.
     """
-    distinct = _distinct_bounds(values, fields)
+    cap = MAX_VALUES_PER_PASS
+    distinct = distinct_bounds(values, fields, cap)
     return [
-        _fit_vocab(values, f, min_count, -(-n // MAX_VALUES_PER_PASS))
+        order_vocab(count_values(values, f, min_count, -(-n // cap)))
         for f, n in zip(fields, distinct, strict=True)
     ]
 
 
-def _distinct_bounds(values: pl.LazyFrame, fields: tuple[str, ...]) -> tuple[int, ...]:
-    """Upper bounds of each field's distinct values: the row count where that is under the cap
+def distinct_bounds(values: pl.LazyFrame, fields: tuple[str, ...], cap: int) -> tuple[int, ...]:
+    """Upper bounds of each field's distinct values: the row count where that is under ``cap``
     (read from the parquet footers), else a HyperLogLog estimate (a pass over every column)."""
     rows = int(values.select(pl.len()).collect().item())
-    if rows <= MAX_VALUES_PER_PASS:
+    if rows <= cap:
         return (rows,) * len(fields)
     estimate = values.select(pl.col(f).approx_n_unique() for f in fields)
     return tuple(int(n) for n in estimate.collect(engine="streaming").row(0))
 
 
-def _fit_vocab(values: pl.LazyFrame, field: str, min_count: int, parts: int) -> pl.DataFrame:
+def count_values(
+    values: pl.LazyFrame, field: str, min_count: int, parts: int
+) -> Iterator[pl.DataFrame]:
+    """``(value, count)`` of one field's non-null values with ``count >= min_count``, in
+    ``parts`` hash partitions (one pass over the column each)."""
     column = values.select(pl.col(field).alias("value")).drop_nulls()
-    pieces = []
     for part in range(max(parts, 1)):
         rows = column if parts <= 1 else column.filter(pl.col("value").hash(0) % parts == part)
         counts = rows.group_by("value").agg(pl.len().cast(pl.Int64).alias("count"))
-        pieces.append(counts.filter(pl.col("count") >= min_count).collect(engine="streaming"))
+        yield counts.filter(pl.col("count") >= min_count).collect(engine="streaming")
+
+
+def merge_counts(files: list[Path], min_count: int, parts: int) -> Iterator[pl.DataFrame]:
+    """What :func:`count_values` gives over all rows, from count files of parts of the rows:
+    each value's counts summed exactly, in ``parts`` hash partitions of the values."""
+    counts = pl.concat([pl.scan_parquet(f) for f in files])
+    for part in range(max(parts, 1)):
+        rows = counts if parts <= 1 else counts.filter(pl.col("value").hash(0) % parts == part)
+        total = rows.group_by("value").agg(pl.col("count").sum())
+        yield total.filter(pl.col("count") >= min_count).collect(engine="streaming")
+
+
+def order_vocab(counts: Iterator[pl.DataFrame]) -> pl.DataFrame:
+    """Kept ``(value, count)`` pieces -> the vocabulary: ids 2.. by descending count, then value."""
     return (
-        pl.concat(pieces)
+        pl.concat(list(counts))
         .sort(["count", "value"], descending=[True, False])
         .with_row_index("id", offset=NUM_SPECIAL_IDS)
         .select("value", pl.col("id").cast(pl.Int32), "count")
