@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from reaction.data import preprocess, vocab
-from reaction.data.encode_parts import WORK, plan_parts
+from reaction.data.datamodule import CTRDataModule
+from reaction.data.encode_parts import WORK, encode_in_parts, plan_parts
 from reaction.data.formats.criteo import criteo
 from reaction.data.jobs import Jobs, PartFailedError
 from reaction.data.preprocess import PreprocessConfig, RawSplits, load_or_build
@@ -149,6 +150,30 @@ def test_submitit_jobs_per_file_equal_one_process_build(tmp_path: Path) -> None:
     skip = {"manifest.json", "feature_map.json"}  # the fingerprint hashes the ingest paths
     digests = {k: v for k, v in _digests(many.root).items() if k not in skip}
     assert digests == {k: v for k, v in _digests(one.root).items() if k not in skip}
+
+
+@pytest.mark.usefixtures("small_batches")
+def test_datamodule_encodes_in_parts_with_preprocess_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``data.preprocess_workers`` reaches the encode stage through ``CTRDataModule``."""
+    parts = []
+
+    def spy(*args: object) -> list[pl.DataFrame]:
+        parts.append(args[5].num_parts)  # the Jobs
+        return encode_in_parts(*args)
+
+    monkeypatch.setattr(preprocess, "encode_in_parts", spy)
+    folder = _days(tmp_path / "days", days=3)
+    source = FileSource(
+        criteo(), folder, tmp_path / "ingest", on_bad_rows="skip", chunk_bytes=CHUNK, workers=2
+    )
+    config = PreprocessConfig(min_count=2, row_group_rows=32)
+    dm = CTRDataModule(raw_source=source, preprocess=config, cache_root=str(tmp_path / "cache"))
+    dm.prepare_data()
+    assert parts == [2]
+    one = load_or_build(source.prepare(), config, tmp_path / "one")
+    assert _digests(dm.data.root) == _digests(one.root)
 
 
 @pytest.mark.parametrize(

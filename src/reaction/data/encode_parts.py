@@ -22,11 +22,14 @@ training split: quantiles cannot be merged exactly from parts.
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pyarrow as pa
@@ -34,10 +37,12 @@ import pyarrow as pa
 from reaction.data import vocab
 from reaction.data.batched import Batch, plan_batches, read_batches, spans, write_row_groups
 from reaction.data.encoding import batch_encoder, empty_input, scan_batches, value_exprs
-from reaction.data.jobs import Jobs, results
+from reaction.data.jobs import Jobs, Submitter, results, timed
 
 if TYPE_CHECKING:
     from reaction.data.preprocess import PreprocessConfig, RawSplits
+
+log = logging.getLogger(__name__)
 
 WORK = ".encode-parts"  # inside the build's temp dir, removed before its manifest is written
 _IPC = pa.ipc.IpcWriteOptions(compression="lz4")
@@ -95,25 +100,42 @@ def encode_in_parts(
     cap = vocab.MAX_VALUES_PER_PASS  # read now: the jobs run in other processes
     numbered = list(zip(parts, dirs, strict=True))
     with jobs.submitter(len(parts)) as submitter:
-        counted = results(
-            [submitter.submit(count_part, raw, config, edges, p, d, cap) for p, d in numbered],
-            [f"counting values of {p.describe()}" for p in parts],
-        )
+        run = partial(_phase, submitter)
+        counted = run(
+            "counts",
+            {f"counting values of {p.describe()}": (count_part, raw, config, edges, p, d, cap)
+             for p, d in numbered},
+        )  # fmt: skip
         merges = [_merge_task(f, counted, config.min_count, cap, vocab_dir) for f in raw.fields]
         groups = [merges[i :: len(parts)] for i in range(min(len(parts), len(merges)))]
-        results(
-            [submitter.submit(merge_fields, group) for group in groups],
-            [f"merging the counts of fields {[task[0] for task in g]}" for g in groups],
+        run(
+            "merges",
+            {f"merging the counts of {[m[0] for m in g]}": (merge_fields, g) for g in groups},
         )
-        vocabs = [pl.read_parquet(vocab_dir / f"{f}.parquet") for f in raw.fields]
-        encoded = [
-            submitter.submit(encode_part, raw, config, edges, vocab_dir, p, d) for p, d in numbered
-        ]
-        results(encoded, [p.describe() for p in parts])
-        assembly = submitter.submit(assemble, dirs, out, tuple(raw.files), config.row_group_rows)
-        results([assembly], ["assembling the encoded parts"])
+        run(
+            "ids",
+            {p.describe(): (encode_part, raw, config, edges, vocab_dir, p, d) for p, d in numbered},
+        )
+        assembly = (assemble, dirs, out, tuple(raw.files), config.row_group_rows)
+        run("assembly", {"assembling the encoded parts": assembly})
     shutil.rmtree(out / WORK)
-    return vocabs
+    return [pl.read_parquet(vocab_dir / f"{f}.parquet") for f in raw.fields]
+
+
+def _phase(submitter: Submitter, phase: str, tasks: dict[str, tuple[Any, ...]]) -> list[Any]:
+    """One job per ``name: (fn, *args)``, all at once; their results in order. Logs the wall
+    time and the jobs' CPU seconds (where a build in parts spends it: see docs/DATASETS.md)."""
+    start = time.perf_counter()
+    jobs = [submitter.submit(timed, *task) for task in tasks.values()]
+    done = results(jobs, list(tasks))
+    log.info(
+        "encode in parts, %s (%d jobs): %.1f s wall, %.1f CPU-s in the jobs",
+        phase,
+        len(jobs),
+        time.perf_counter() - start,
+        sum(cpu for _, cpu in done),
+    )
+    return [result for result, _ in done]
 
 
 def count_part(

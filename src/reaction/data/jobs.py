@@ -10,6 +10,7 @@ per call, ``data.preprocess_slurm``). The ingest runs one job per input file
 from __future__ import annotations
 
 import multiprocessing
+import time
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -84,6 +85,13 @@ def results(jobs: list[Job], names: list[str]) -> list[Any]:
         except Exception as err:
             raise PartFailedError(f"{name} failed: {type(err).__name__}: {err}") from err
     return out
+
+
+def timed(fn: Callable[..., Any], /, *args: Any) -> tuple[Any, float]:
+    """``fn(*args)`` and the CPU seconds its process spent meanwhile (all threads): a job's own
+    cost, as the pool's processes are not reaped until the end of the build."""
+    start = time.process_time()
+    return fn(*args), time.process_time() - start
 
 
 @contextmanager
