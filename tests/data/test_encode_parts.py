@@ -130,6 +130,24 @@ def test_a_failed_part_is_named_and_leaves_no_cache(tmp_path: Path) -> None:
     assert list((tmp_path / "cache").iterdir()) == []
 
 
+@pytest.mark.parametrize(("part_cap", "merge_cap"), [(3, 50), (50, 3), (4, 4), (1000, 1000)])
+def test_merged_counts_equal_the_counts_over_all_rows(
+    tmp_path: Path, part_cap: int, merge_cap: int
+) -> None:
+    """Parts partitioned finer or coarser than the merge (powers of two that nest)."""
+    rng = np.random.default_rng(5)
+    values = pl.DataFrame({"C": [f"v{v}" for v in rng.zipf(1.3, 600)]})
+    expected = vocab.order_vocab(vocab.count_values(values.lazy(), "C", 2, 1))
+    files = []
+    for k, chunk in enumerate(values.iter_slices(200)):
+        passes = vocab.passes_for(chunk["C"].n_unique(), part_cap)
+        for i, piece in enumerate(vocab.count_values(chunk.lazy(), "C", 1, passes)):
+            piece.write_parquet(tmp_path / f"{k}-{i}.parquet")
+            files.append(vocab.CountFile(tmp_path / f"{k}-{i}.parquet", piece.height, i, passes))
+    assert vocab.order_vocab(vocab.merge_counts(files, 2, merge_cap)).equals(expected)
+    assert [vocab.passes_for(n, 10) for n in (0, 10, 11, 30, 31)] == [1, 1, 2, 4, 4]
+
+
 @pytest.mark.usefixtures("small_batches")
 def test_submitit_jobs_per_file_equal_one_process_build(tmp_path: Path) -> None:
     """The whole path through submitit (``cluster: local`` runs each job as its own process,

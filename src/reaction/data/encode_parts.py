@@ -6,11 +6,12 @@ A part is a run of the one-process build's batches (``reaction.data.batched.plan
 each split, cut so that the parts hold about as many rows each. Four kinds of jobs:
 
 1. :func:`count_part`, one per part: every value's count over the part's training rows (no
-   ``min_count`` yet: a value rare in every part may be frequent overall), hash-partitioned
-   above the memory cap as in ``reaction.data.vocab``;
+   ``min_count`` yet: a value rare in every part may be frequent overall), in hash partitions
+   of at most the memory cap of ``reaction.data.vocab`` (a power of two of them);
 2. :func:`merge_fields`, one per group of fields (as many groups as parts): each field's counts
-   summed exactly over the parts, then ``min_count`` and the id order -- the one-process
-   vocabulary, which depends only on the total counts;
+   summed exactly over the parts (``vocab.merge_counts``: partitions that nest, so each merge
+   pass reads only the files that can hold its values), then ``min_count`` and the id order --
+   the one-process vocabulary, which depends only on the total counts;
 3. :func:`encode_part`, one per part: its batches through the same transform
    (``encoding.batch_encoder``) into an lz4 Arrow IPC file per split;
 4. :func:`assemble`, one: every part's encoded batches in order through the one-process zstd
@@ -106,12 +107,8 @@ def encode_in_parts(
             {f"counting values of {p.describe()}": (count_part, raw, config, edges, p, d, cap)
              for p, d in numbered},
         )  # fmt: skip
-        merges = [_merge_task(f, counted, config.min_count, cap, vocab_dir) for f in raw.fields]
-        groups = [merges[i :: len(parts)] for i in range(min(len(parts), len(merges)))]
-        run(
-            "merges",
-            {f"merging the counts of {[m[0] for m in g]}": (merge_fields, g) for g in groups},
-        )
+        merges = _merge_jobs(raw.fields, counted, config.min_count, cap, vocab_dir, len(parts))
+        run("merges", merges)
         run(
             "ids",
             {p.describe(): (encode_part, raw, config, edges, vocab_dir, p, d) for p, d in numbered},
@@ -140,44 +137,56 @@ def _phase(submitter: Submitter, phase: str, tasks: dict[str, tuple[Any, ...]]) 
 
 def count_part(
     raw: RawSplits, config: PreprocessConfig, edges: Edges, part: Part, out: Path, cap: int
-) -> dict[str, list[tuple[Path, int]]]:
-    """One job: each field's ``(value, count)`` over the part's training rows, in files of at
-    most ``cap`` values; per field, its files and their rows."""
+) -> dict[str, list[vocab.CountFile]]:
+    """One job: each field's ``(value, count)`` over the part's training rows, in hash
+    partitions of at most ``cap`` values, one file each."""
     out.mkdir(parents=True, exist_ok=True)
     batches = spans(part.batches["train"])
     values = scan_batches(batches, raw).select(value_exprs(raw, config, edges))
-    files: dict[str, list[tuple[Path, int]]] = {}
+    files: dict[str, list[vocab.CountFile]] = {}
     bounds = vocab.distinct_bounds(values, raw.fields, cap)
     for j, (field, distinct) in enumerate(zip(raw.fields, bounds, strict=True)):
+        passes = vocab.passes_for(distinct, cap)
         files[field] = []
-        for i, piece in enumerate(vocab.count_values(values, field, 1, -(-distinct // cap))):
+        for i, piece in enumerate(vocab.count_values(values, field, 1, passes)):
             path = out / f"counts-{j}-{i}.parquet"  # by index: a field name may not suit a path
             piece.write_parquet(path, compression="lz4")
-            files[field].append((path, piece.height))
+            files[field].append(vocab.CountFile(path, piece.height, i, passes))
     return files
 
 
-MergeTask = tuple[str, list[Path], int, int, Path]  # field, count files, min count, passes, out
+MergeTask = tuple[list[vocab.CountFile], int, int, Path]  # count files, min count, cap, out
 
 
-def _merge_task(
-    field: str,
-    counted: list[dict[str, list[tuple[Path, int]]]],
+def _merge_jobs(
+    fields: tuple[str, ...],
+    counted: list[dict[str, list[vocab.CountFile]]],
     min_count: int,
     cap: int,
     vocab_dir: Path,
-) -> MergeTask:
-    """What merging one field's counts needs; the summed rows bound its distinct values."""
-    files = [path for part in counted for path, _ in part[field]]
-    distinct = sum(rows for part in counted for _, rows in part[field])
-    return field, files, min_count, -(-distinct // cap), vocab_dir / f"{field}.parquet"
+    jobs: int,
+) -> dict[str, tuple[Any, ...]]:
+    """The fields dealt round-robin to at most ``jobs`` merge jobs: name -> (function, tasks)."""
+    tasks: list[MergeTask] = [
+        (
+            [f for part in counted for f in part[field]],
+            min_count,
+            cap,
+            vocab_dir / f"{field}.parquet",
+        )
+        for field in fields
+    ]
+    return {
+        f"merging the counts of {list(fields[g::jobs])}": (merge_fields, tasks[g::jobs])
+        for g in range(min(jobs, len(fields)))
+    }
 
 
 def merge_fields(tasks: list[MergeTask]) -> None:
     """One job per group of fields: each field's counts summed over the parts, written as its
     vocabulary file."""
-    for _, files, min_count, passes, out in tasks:
-        vocab.order_vocab(vocab.merge_counts(files, min_count, passes)).write_parquet(out)
+    for files, min_count, cap, out in tasks:
+        vocab.order_vocab(vocab.merge_counts(files, min_count, cap)).write_parquet(out)
 
 
 def encode_part(

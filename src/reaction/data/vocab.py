@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import polars as pl
 
@@ -57,14 +58,44 @@ def count_values(
         yield counts.filter(pl.col("count") >= min_count).collect(engine="streaming")
 
 
-def merge_counts(files: list[Path], min_count: int, parts: int) -> Iterator[pl.DataFrame]:
-    """What :func:`count_values` gives over all rows, from count files of parts of the rows:
-    each value's counts summed exactly, in ``parts`` hash partitions of the values."""
-    counts = pl.concat([pl.scan_parquet(f) for f in files])
-    for part in range(max(parts, 1)):
-        rows = counts if parts <= 1 else counts.filter(pl.col("value").hash(0) % parts == part)
+class CountFile(NamedTuple):
+    """Counts of one part of the rows: the ``(value, count)`` of its values whose hash falls in
+    ``partition`` of ``partitions`` (a power of two, so the partitions of parts nest)."""
+
+    path: Path
+    rows: int
+    partition: int
+    partitions: int
+
+
+def passes_for(distinct: int, cap: int) -> int:
+    """Hash partitions that keep a count table under ``cap`` values: a power of two, so that
+    partition ``j`` of ``2^m`` holds only values of partition ``j mod 2^k`` of ``2^k <= 2^m``."""
+    return 1 << max(0, -(-distinct // cap) - 1).bit_length()
+
+
+def merge_counts(files: list[CountFile], min_count: int, cap: int) -> Iterator[pl.DataFrame]:
+    """What :func:`count_values` gives over all rows, from the count files of parts of the rows:
+    each value's counts summed exactly, in hash partitions of at most ``cap`` values (by a
+    HyperLogLog estimate of the merged values); a partition reads only the files that can hold
+    its values."""
+    passes = passes_for(_merged_distinct(files, cap), cap)
+    for part in range(passes):
+        chosen = [f.path for f in files if (f.partition - part) % min(f.partitions, passes) == 0]
+        rows = pl.concat([pl.scan_parquet(path) for path in chosen])
+        if passes > 1:
+            rows = rows.filter(pl.col("value").hash(0) % passes == part)
         total = rows.group_by("value").agg(pl.col("count").sum())
         yield total.filter(pl.col("count") >= min_count).collect(engine="streaming")
+
+
+def _merged_distinct(files: list[CountFile], cap: int) -> int:
+    """The summed rows where that is under ``cap``, else a HyperLogLog estimate of the values."""
+    rows = sum(f.rows for f in files)
+    if rows <= cap:
+        return rows
+    values = pl.concat([pl.scan_parquet(f.path) for f in files]).select(pl.col("value"))
+    return int(values.select(pl.col("value").approx_n_unique()).collect(engine="streaming").item())
 
 
 def order_vocab(counts: Iterator[pl.DataFrame]) -> pl.DataFrame:
