@@ -200,6 +200,7 @@ def test_datamodule_encodes_in_parts_with_preprocess_workers(
         ({"workers": 0}, "data.preprocess_workers must be >= 1, got 0"),
         ({"workers": 1.5}, "data.preprocess_workers must be >= 1, got 1.5"),
         ({"slurm": "local"}, "data.preprocess_slurm must be null or a mapping"),
+        ({"parts": 0}, "encode parts must be >= 1, got 0"),
     ],
 )
 def test_bad_job_settings_name_their_key(kwargs: dict, message: str) -> None:

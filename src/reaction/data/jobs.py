@@ -39,7 +39,8 @@ class Jobs:
     else ``log_folder``; ``cluster: local`` for local processes) one SLURM job per part.
 
     ``parts`` is how many parts the encode stage is cut into (``None``: ``workers``); the data
-    source sets it to the number of input files for SLURM, one encode job per ingest job.
+    source sets it for SLURM to the number of input files (one encode job per ingest job) or
+    ``workers`` where that is more.
     """
 
     workers: int = 1
@@ -55,6 +56,8 @@ class Jobs:
                 "data.preprocess_slurm must be null or a mapping of submitit parameters, "
                 f"got {self.slurm!r}"
             )
+        if self.parts is not None and self.parts < 1:
+            raise ValueError(f"encode parts must be >= 1, got {self.parts}")
         if self.slurm is not None:  # a plain dict: a Hydra DictConfig is pickled to every job
             object.__setattr__(self, "slurm", dict(self.slurm))
 

@@ -72,10 +72,11 @@ class FileSource:
     @property
     def jobs(self) -> Jobs:
         """How the build runs in parts: ``workers`` processes (as many encode parts), or with
-        ``slurm`` one job per input file, for the encode too once :meth:`prepare` has run."""
+        ``slurm`` one job per input file, for the encode too once :meth:`prepare` has run (or
+        ``workers`` encode jobs where that is more: a single large file)."""
         if self._jobs.slurm is None or self._files is None:
             return self._jobs
-        return replace(self._jobs, parts=self._files)
+        return replace(self._jobs, parts=max(self._files, self._jobs.workers))
 
     def prepare(self) -> RawSplits:
         """Ingest when no valid ingest of exactly these inputs exists; return its splits."""
