@@ -2,17 +2,21 @@
 
     PYTHONPATH=<src tree> python benchmarks/data_path_stages.py ingest --path F --root R
     PYTHONPATH=<src tree> python benchmarks/data_path_stages.py encode --path F --root R
+    PYTHONPATH=<src tree> python benchmarks/data_path_stages.py encode --path D --root R --workers 4
     PYTHONPATH=<src tree> python benchmarks/data_path_stages.py loader --path F --root R
 
 Run as a child process per stage so that its peak RSS (``ru_maxrss``) and CPU time are the
 stage's own; ``PYTHONPATH`` selects the code version (the current tree or a baseline checkout),
-so the same harness times both. Only the public APIs that both versions have are used.
+so the same harness times both. Only the public APIs that both versions have are used, but for
+``--workers`` (ingest and encode in that many processes), which only the current code has for
+the encode.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import resource
 import sys
 import time
@@ -61,9 +65,12 @@ def ingest(args: argparse.Namespace) -> dict[str, Any]:
 def encode(args: argparse.Namespace) -> dict[str, Any]:
     from reaction.data.preprocess import PreprocessConfig, load_or_build
 
-    raw = _source(args).prepare()  # the ingest cache of the previous stage: a hit
+    source = _source(args)
+    raw = source.prepare()  # the ingest cache of the previous stage: a hit
+    extra = {"jobs": source.jobs} if args.workers > 1 else {}  # the encode in parts
     start, before = time.perf_counter(), _usage()
-    data = load_or_build(raw, PreprocessConfig(min_count=MIN_COUNT), args.root / "encoded")
+    config = PreprocessConfig(min_count=MIN_COUNT)
+    data = load_or_build(raw, config, args.root / "encoded", **extra)
     seconds = time.perf_counter() - start
     rows = data.feature_map.extra["rows"]
     return {
@@ -120,6 +127,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=4096)
     parser.add_argument("--loader-workers", type=int, nargs="+", default=[0, 2])
     args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")  # stderr
     result = {"ingest": ingest, "encode": encode, "loader": loader}[args.stage](args)
     sys.stdout.write(json.dumps(result) + "\n")
 

@@ -15,8 +15,10 @@ stage in its own child process (``data_path_stages.py``: wall s, CPU s, peak RSS
 With ``--baseline-ref`` the same children also run the code of that git commit (extracted with
 ``git archive``), cold, on the same file, and the table shows both with their ratio; the encoded
 files of both versions are compared byte for byte. With ``--files N`` a folder of N files of
-``rows / N`` lines each (Criteo 1TB's ``day_<n>`` layout) is ingested with 1, 2 and 4 processes
-(``data.preprocess_workers``) and the merged files are checked identical.
+``rows / N`` lines each (Criteo 1TB's ``day_<n>`` layout) is ingested and then encoded with 1, 2
+and 4 processes (``data.preprocess_workers``: one file per process for the ingest, as many parts
+of the rows for the encode) and the merged ingest files and encoded caches are checked identical
+(with 1 process the encode is the one-process build).
 
 Categorical ids are drawn per field from a power law over the field's cardinality in Criteo
 Kaggle, so vocabularies grow with the file as real ones do. Numbers are machine-dependent:
@@ -159,23 +161,26 @@ def run_size(rows: int, workdir: Path, versions: dict[str, Path]) -> dict:
 
 
 def run_folder(rows: int, files: int, workdir: Path, workers: list[int]) -> dict:
-    """A ``day_0..day_<files-1>`` folder ingested by 1, 2, 4 processes: rows/s, same bytes?"""
+    """A ``day_0..day_<files-1>`` folder ingested, then encoded, by 1, 2, 4 processes: rows/s,
+    CPU s, peak RSS per stage; same bytes?"""
     folder = workdir / f"folder-{rows}x{files}"
     folder.mkdir(parents=True, exist_ok=True)
     for day in range(files):
         if not (folder / f"day_{day}").exists():
             _generate_in_child(rows // files, folder / f"day_{day}", seed=day)
     result: dict = {"rows": rows, "files": files, "runs": []}
-    digests = set()
+    ingested, encoded = set(), set()
     for n in workers:
         root = workdir / f"folder-run-{n}"
         shutil.rmtree(root, ignore_errors=True)
-        run = _stage("ingest", CURRENT_SRC, folder, root, "--workers", str(n))
-        ingested = next((root / "ingest").glob("criteo-*"))
-        digests.add(_digest(ingested))
-        result["runs"].append({"workers": n, **run})
+        ingest = _stage("ingest", CURRENT_SRC, folder, root, "--workers", str(n))
+        ingested.add(_digest(next((root / "ingest").glob("criteo-*"))))
+        encode = _stage("encode", CURRENT_SRC, folder, root, "--workers", str(n))
+        encoded.add(_digest(Path(encode["root"])))
+        result["runs"].append({"workers": n, **ingest, "encode": encode})
         shutil.rmtree(root)
-    result["identical_across_workers"] = len(digests) == 1
+    result["identical_across_workers"] = len(ingested) == 1
+    result["encoded_identical_across_workers"] = len(encoded) == 1
     return result
 
 
@@ -218,14 +223,21 @@ def _table(results: list[dict], names: list[str]) -> str:
 
 
 def _folder_table(folder: dict) -> str:
-    lines = [f"{folder['files']} files, {folder['rows']:,} rows; merged files identical across "
-             f"worker counts: {folder['identical_across_workers']}",
-             "| processes | ingest s | rows/s | CPU s (all processes) | peak RSS MB (largest) |",
-             "|---:|---:|---:|---:|---:|"]  # fmt: skip
+    lines = [f"{folder['files']} files, {folder['rows']:,} rows; identical across worker counts: "
+             f"ingested files {folder['identical_across_workers']}, encoded cache "
+             f"{folder['encoded_identical_across_workers']}",
+             "| processes | ingest s | ingest rows/s | ingest CPU s | ingest peak RSS MB "
+             "| encode s | encode rows/s | encode CPU s | encode peak RSS MB | both rows/s "
+             "| both CPU s |",
+             "|" + "---:|" * 11]  # fmt: skip
     for run in folder["runs"]:
+        enc, n = run["encode"], run["rows_read"]
         lines.append(
-            f"| {run['workers']} | {run['seconds']:.1f} | {run['rows_read'] / run['seconds']:,.0f} "
-            f"| {run['cpu_s']:.1f} | {run['peak_rss_mb']:.0f} |"
+            f"| {run['workers']} | {run['seconds']:.1f} | {n / run['seconds']:,.0f} "
+            f"| {run['cpu_s']:.1f} | {run['peak_rss_mb']:.0f} | {enc['seconds']:.1f} "
+            f"| {enc['rows'] / enc['seconds']:,.0f} | {enc['cpu_s']:.1f} "
+            f"| {enc['peak_rss_mb']:.0f} "
+            f"| {n / (run['seconds'] + enc['seconds']):,.0f} | {run['cpu_s'] + enc['cpu_s']:.1f} |"
         )
     return "\n".join(lines)
 

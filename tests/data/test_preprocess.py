@@ -22,13 +22,8 @@ from hypothesis import strategies as st
 
 from reaction.data import preprocess
 from reaction.data.cache import MANIFEST, fingerprint
-from reaction.data.preprocess import (
-    PreprocessConfig,
-    RawSplits,
-    bucket_numeric,
-    load_cached,
-    load_or_build,
-)
+from reaction.data.encoding import bucket_numeric
+from reaction.data.preprocess import PreprocessConfig, RawSplits, load_cached, load_or_build
 from reaction.data.schema import MISSING_ID, OOV_ID
 
 NAN, INF = float("nan"), float("inf")

@@ -76,8 +76,11 @@ class CTRDataModule(L.LightningDataModule):
         self._resume: dict[str, int] | None = None
 
     def prepare_data(self) -> None:
-        """Rank 0 only (per node): write raw files if needed, build the cache if needed."""
-        self._data = load_or_build(self._raw_splits(), self.preprocess, self.cache_root)
+        """Rank 0 only (per node): write raw files if needed, build the cache if needed (in parts
+        on the raw source's ``jobs`` where it has them: ``data.preprocess_workers``/``_slurm``)."""
+        raw = self._raw_splits()
+        jobs = getattr(self.raw_source, "jobs", None)
+        self._data = load_or_build(raw, self.preprocess, self.cache_root, jobs=jobs)
         if self.id_arrays:
             ensure_id_arrays(self._data)
 

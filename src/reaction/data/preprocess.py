@@ -3,8 +3,10 @@
 Everything is fitted on the training split only (vocabularies, quantile edges), so validation and
 test rows are encoded exactly as unseen serving traffic would be. No per-row Python, and memory
 bounded whatever the row count: vocabularies by streaming group-by counts, one field at a time
-(``reaction.data.vocab``); ids by vocabulary lookups (``encode_field``) over batches of
-``ENCODE_BATCH_ROWS`` rows written row group by row group (``reaction.data.batched``).
+(``reaction.data.vocab``); ids by vocabulary lookups (``encoding.encode_field``) over batches of
+``ENCODE_BATCH_ROWS`` rows written row group by row group (``reaction.data.batched``). With
+``jobs`` (a pool of processes or SLURM jobs) both run per part of the rows and are merged into
+the same bytes (``reaction.data.encode_parts``).
 
 Cache layout, ``cache_root/<dataset>-<fingerprint[:16]>/``::
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Protocol
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -37,7 +39,17 @@ from reaction.data.cache import (
     remove_dir,
     validate,
 )
-from reaction.data.schema import MISSING_ID, NUM_SPECIAL_IDS, OOV_ID, FeatureMap, FieldSpec
+from reaction.data.encode_parts import encode_in_parts
+from reaction.data.encoding import (
+    NumericPolicy,
+    batch_encoder,
+    empty_input,
+    quantile_edges,
+    scan,
+    value_exprs,
+)
+from reaction.data.jobs import Jobs
+from reaction.data.schema import NUM_SPECIAL_IDS, FeatureMap, FieldSpec
 from reaction.data.vocab import fit_vocabs
 
 log = logging.getLogger(__name__)
@@ -46,7 +58,6 @@ SPLITS = ("train", "val", "test")
 FEATURE_MAP = "feature_map.json"
 VOCAB_DIR = "vocab"
 _REQUIRED_FILES = (FEATURE_MAP, *(f"{split}.parquet" for split in SPLITS))
-NumericPolicy = Literal["log_square", "quantile"]
 # rows encoded at once: bounds the encoder's memory; large enough to amortise vocabulary lookups
 ENCODE_BATCH_ROWS = 1 << 18
 
@@ -138,26 +149,6 @@ class PreprocessedData:
         return self.root / VOCAB_DIR / f"{field}.parquet"
 
 
-def bucket_numeric(x: pl.Expr, policy: NumericPolicy, edges: tuple[float, ...] = ()) -> pl.Expr:
-    """Numeric value -> Int64 bucket value (null = missing), before the vocabulary.
-
-    ``log_square`` is Criteo's rule (FuxiCTR ``convert_to_bucket``): ``x > 2 -> floor(ln(x)^2)``,
-    else ``int(x)`` (truncation toward zero), so each negative integer part is its own bucket
-    (``-1.5 -> -1``, ``-3 -> -3``). As in the original, ``(2, e)`` shares bucket 0 with ``[0, 1)``.
-    ``quantile``: the number of training edges ``<= x``. NaN, +-inf, null and values outside the
-    int64 range are missing.
-    """
-    x = x.cast(pl.Float64)
-    if policy == "log_square":
-        small = pl.when(x >= 0).then(x.floor()).otherwise(x.ceil())
-        bucket = pl.when(x > 2).then((x.log() ** 2).floor()).otherwise(small)
-    elif policy == "quantile":
-        bucket = pl.sum_horizontal([x >= e for e in edges]) if edges else pl.lit(0)
-    else:
-        raise ValueError(f"unknown numeric policy {policy!r}")
-    return pl.when(x.is_finite()).then(bucket.cast(pl.Int64, strict=False)).otherwise(None)
-
-
 def load_cached(
     raw: RawSplits, config: PreprocessConfig, cache_root: str | Path, verify_hash: bool = False
 ) -> PreprocessedData:
@@ -171,13 +162,18 @@ def load_cached(
 
 
 def load_or_build(
-    raw: RawSplits, config: PreprocessConfig, cache_root: str | Path, verify_hash: bool = False
+    raw: RawSplits,
+    config: PreprocessConfig,
+    cache_root: str | Path,
+    verify_hash: bool = False,
+    jobs: Jobs | None = None,
 ) -> PreprocessedData:
     """Return the cache for ``(raw, config)``, (re)building it when absent or invalid.
 
     ``verify_hash`` also checks every file's sha256 (reads all bytes); by default a cache is
     checked by fingerprint, file sizes and parquet footers/row counts. Safe to run concurrently:
-    builders race to rename their temp dir and a loser uses the winner's cache.
+    builders race to rename their temp dir and a loser uses the winner's cache. With ``jobs``
+    of several parts the encode runs in parts (``reaction.data.encode_parts``): same bytes.
     """
     cache_root = Path(cache_root)
     cache_root.mkdir(parents=True, exist_ok=True)
@@ -193,7 +189,7 @@ def load_or_build(
         remove_dir(root)
     _check_inputs(raw)
     log.info("preprocess cache miss: building %s", root)
-    publish(root, fp, lambda tmp: _build(raw, config, fp, tmp), _REQUIRED_FILES, verify_hash)
+    publish(root, fp, lambda tmp: _build(raw, config, fp, tmp, jobs), _REQUIRED_FILES, verify_hash)
     return PreprocessedData(root, FeatureMap.load(root / FEATURE_MAP))
 
 
@@ -209,108 +205,21 @@ def _check_inputs(raw: RawSplits) -> None:
         raise ValueError(f"training split is empty: {', '.join(map(str, raw.train))}")
 
 
-def _raw_exprs(raw: RawSplits) -> list[pl.Expr]:
-    """Raw columns with unified dtypes: labels as-is, categoricals String, numerics Float64."""
-    exprs = [pl.col(c) for c in raw.labels]
-    exprs += [pl.col(c).cast(pl.Float64) for c in raw.numeric]
-    return exprs + [pl.col(c).cast(pl.String) for c in raw.categorical]
-
-
-def _scan(paths: tuple[Path, ...], raw: RawSplits) -> pl.LazyFrame:
-    exprs = _raw_exprs(raw)
-    if not paths:
-        return pl.LazyFrame(schema={c: pl.Null for c in raw.columns}).select(exprs)
-    return pl.concat([pl.scan_parquet(p).select(exprs) for p in paths], how="vertical_relaxed")
-
-
-def _quantile_edges(train: pl.LazyFrame, raw: RawSplits, n: int) -> dict[str, tuple[float, ...]]:
-    """Inner quantile cut points of each numeric field over its finite training values."""
-    if not raw.numeric:
-        return {}
-    qs = [i / n for i in range(1, n)]  # one list-quantile per field: a single sort each
-    edges = {}
-    for f in raw.numeric:  # one field at a time: memory holds one column, not all of them
-        query = train.select(pl.col(f).filter(pl.col(f).is_finite()).quantile(qs))
-        cuts = query.collect(engine="streaming").item()
-        cuts = [] if cuts is None else cuts.to_list()
-        edges[f] = tuple(sorted({float(c) for c in cuts if c is not None}))
-    return edges
-
-
-def _value_exprs(
-    raw: RawSplits, config: PreprocessConfig, edges: dict[str, tuple[float, ...]]
-) -> list[pl.Expr]:
-    """Per-field value before the vocabulary: bucket value for numerics, the string otherwise."""
-    exprs = [
-        bucket_numeric(pl.col(f), config.numeric_policy, edges.get(f, ())).alias(f)
-        for f in raw.numeric
-    ]
-    return exprs + [pl.col(f) for f in raw.categorical]
-
-
-def encode_field(
-    value: pl.Expr, vocab: pl.DataFrame, name: str, dtype: type[pl.DataType] = pl.Int32
-) -> pl.Expr:
-    """One field's values -> ids: null -> MISSING_ID, rare/unseen -> OOV_ID, else its id.
-
-    The single definition of the id rule, shared by preprocessing and the serving encoder.
-    """
-    if vocab["value"].dtype == pl.String and _ids_in_row_order(vocab):
-        ids = _position_ids(value, vocab["value"], dtype)
-    else:
-        ids = value.replace_strict(vocab["value"], vocab["id"], default=OOV_ID, return_dtype=dtype)
-    return pl.when(value.is_null()).then(pl.lit(MISSING_ID, dtype)).otherwise(ids).alias(name)
-
-
-def _ids_in_row_order(vocab: pl.DataFrame) -> bool:
-    """Row ``i`` holds id ``NUM_SPECIAL_IDS + i`` (how ``fit_vocabs`` and its files order it)."""
-    ids = vocab["id"]
-    return ids.is_empty() or (ids[0] == NUM_SPECIAL_IDS and ids.diff().drop_nulls().eq(1).all())
-
-
-def _position_ids(value: pl.Expr, strings: pl.Series, dtype: type[pl.DataType]) -> pl.Expr:
-    """String -> NUM_SPECIAL_IDS + its row in the vocabulary, OOV_ID when absent: a cast to an
-    ``Enum`` of the vocabulary, which looks strings up a third cheaper than ``replace_strict``."""
-    rows = value.cast(pl.Enum(strings), strict=False).to_physical().cast(dtype)
-    return (rows + NUM_SPECIAL_IDS).fill_null(OOV_ID)
-
-
-def _encode_exprs(raw: RawSplits, vocabs: list[pl.DataFrame]) -> list[pl.Expr]:
-    """Field values -> Int32 ids (``encode_field``); labels -> Float32. Built once per build and
-    reused for every batch: an ``Enum`` of a large vocabulary takes seconds to build."""
-    exprs = [
-        encode_field(pl.col(field), vocab, field)
-        for field, vocab in zip(raw.fields, vocabs, strict=True)
-    ]
-    return exprs + [pl.col(c).cast(pl.Float32) for c in raw.labels]
-
-
-def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None:
-    """Fit on train, encode and write every split, the vocabularies and the feature map."""
-    train = _scan(raw.train, raw)
+def _build(
+    raw: RawSplits, config: PreprocessConfig, fp: str, out: Path, jobs: Jobs | None = None
+) -> None:
+    """Fit on train, encode and write every split, the vocabularies and the feature map: in this
+    process, or with ``jobs`` of several parts in parts (the same bytes, ``encode_parts``)."""
     edges = {}
     if config.numeric_policy == "quantile":
-        edges = _quantile_edges(train, raw, config.num_quantiles)
-    value_exprs = _value_exprs(raw, config, edges) + [pl.col(c) for c in raw.labels]
-    vocabs = fit_vocabs(train.select(value_exprs), raw.fields, config.min_count)
+        edges = quantile_edges(scan(raw.train, raw), raw, config.num_quantiles)
     (out / VOCAB_DIR).mkdir()
-    for field, vocab in zip(raw.fields, vocabs, strict=True):
-        vocab.write_parquet(out / VOCAB_DIR / f"{field}.parquet")
-
-    ids = _encode_exprs(raw, vocabs)
-
-    def encode(frame: pl.DataFrame) -> pl.DataFrame:
-        return frame.lazy().select(_raw_exprs(raw)).select(value_exprs).select(ids).collect()
-
-    empty = pl.DataFrame(schema={c: pl.Null for c in raw.columns})
     batch_rows = max(config.row_group_rows, ENCODE_BATCH_ROWS)
-    rows = {}
-    for split in SPLITS:
-        path = out / f"{split}.parquet"
-        transform_parquet(
-            getattr(raw, split), raw.columns, encode, empty, path, config.row_group_rows, batch_rows
-        )
-        rows[split] = _check_labels(path, raw.labels)
+    if jobs is not None and jobs.num_parts > 1:
+        vocabs = encode_in_parts(raw, config, edges, out, out / VOCAB_DIR, jobs, batch_rows)
+    else:
+        vocabs = _encode(raw, config, edges, out, batch_rows)
+    rows = {split: _check_labels(out / f"{split}.parquet", raw.labels) for split in SPLITS}
     kinds = {f: "numeric" for f in raw.numeric} | {f: "categorical" for f in raw.categorical}
     specs = tuple(
         FieldSpec(name=f, kind=kinds[f], vocab_size=v.height + NUM_SPECIAL_IDS)
@@ -330,6 +239,32 @@ def _build(raw: RawSplits, config: PreprocessConfig, fp: str, out: Path) -> None
     FeatureMap(fields=specs, labels=raw.labels, dataset=raw.dataset, extra=extra).save(
         out / FEATURE_MAP
     )
+
+
+def _encode(
+    raw: RawSplits,
+    config: PreprocessConfig,
+    edges: dict[str, tuple[float, ...]],
+    out: Path,
+    batch_rows: int,
+) -> list[pl.DataFrame]:
+    """The vocabularies from the whole training split's counts, then every split's ids."""
+    train = scan(raw.train, raw).select(value_exprs(raw, config, edges))
+    vocabs = fit_vocabs(train, raw.fields, config.min_count)
+    for field, vocab in zip(raw.fields, vocabs, strict=True):
+        vocab.write_parquet(out / VOCAB_DIR / f"{field}.parquet")
+    encode = batch_encoder(raw, config, edges, vocabs)
+    for split in SPLITS:
+        transform_parquet(
+            getattr(raw, split),
+            raw.columns,
+            encode,
+            empty_input(raw),
+            out / f"{split}.parquet",
+            config.row_group_rows,
+            batch_rows,
+        )
+    return vocabs
 
 
 def _check_labels(path: Path, labels: tuple[str, ...]) -> int:

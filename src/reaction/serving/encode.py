@@ -18,12 +18,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reaction.data.preprocess import (
-    FEATURE_MAP,
-    PreprocessedData,
-    bucket_numeric,
-    encode_field,
-)
+from reaction.data.encoding import bucket_numeric, encode_field
+from reaction.data.preprocess import FEATURE_MAP, PreprocessedData
 from reaction.data.schema import FeatureMap, FieldSpec
 from reaction.serving.contract import InputContract
 

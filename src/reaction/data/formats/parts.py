@@ -5,22 +5,17 @@ Each file is an independent job (:func:`ingest_part`) writing ``<out>/.parts/<i>
 with the one-process writer settings, one row group per chunk. The merge job (:func:`merge_parts`)
 copies those row groups in file order into ``<out>/<split>.parquet``; as the one-process build
 also writes one row group per chunk and file, the merged files are identical to it
-(``tests/data/test_parts.py``). Jobs are submitted through anything with
-``submit(fn, *args) -> obj.result()``: a ``ProcessPoolExecutor`` (``data.preprocess_workers``)
-or a ``submitit`` executor (one SLURM job per file, ``data.preprocess_slurm``). The vocabulary is
-then counted over the merged training split, so it is exact whatever the number of parts.
+(``tests/data/test_parts.py``). Jobs run in a pool of processes or as SLURM jobs
+(``reaction.data.jobs``); the encode stage that follows is cut into parts the same way
+(``reaction.data.encode_parts``).
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow.parquet as pq
 
@@ -34,18 +29,9 @@ from reaction.data.formats.ingest import (
 )
 from reaction.data.formats.splits import SPLIT_CODES, FilePlan
 from reaction.data.formats.table import TableFormat
+from reaction.data.jobs import Submitter
 
 PARTS = ".parts"
-
-
-class Job(Protocol):
-    def result(self) -> Any: ...
-
-
-class Submitter(Protocol):
-    """``concurrent.futures.Executor`` and ``submitit.Executor`` both fit."""
-
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Job: ...
 
 
 def ingest_part(
@@ -93,27 +79,3 @@ def ingest_in_parts(
     rows = {split: sum(r[1][split] for r in results) for split in SPLIT_CODES}
     reports = [r[0] for r in results]
     return write_report(fmt, options, reports, rows, out, time.perf_counter() - start)
-
-
-@contextmanager
-def process_pool(workers: int) -> Iterator[Submitter]:
-    """``workers`` spawned processes (not forked: polars' thread pool does not survive a fork)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        try:
-            yield pool
-        except BaseException:
-            pool.shutdown(cancel_futures=True)  # after a bad file, queued files never start
-            raise
-
-
-@contextmanager
-def slurm_executor(folder: str | Path, parameters: dict[str, Any]) -> Iterator[Submitter]:
-    """A ``submitit.AutoExecutor`` (one SLURM job per call; ``cluster: local`` runs them as local
-    processes, which is how the tests run it); ``parameters`` go to ``update_parameters``."""
-    import submitit  # optional: only the SLURM path needs it
-
-    parameters = dict(parameters)
-    executor = submitit.AutoExecutor(folder=folder, cluster=parameters.pop("cluster", None))
-    executor.update_parameters(**parameters)
-    yield executor

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -23,9 +24,10 @@ from reaction.data.formats.ingest import (
     ingest,
     ingest_fingerprint,
 )
-from reaction.data.formats.parts import ingest_in_parts, process_pool, slurm_executor
+from reaction.data.formats.parts import ingest_in_parts
 from reaction.data.formats.splits import FilePlan, SplitConfig, plan_files
 from reaction.data.formats.table import TableFormat
+from reaction.data.jobs import Jobs
 from reaction.data.preprocess import RawSplits
 
 log = logging.getLogger(__name__)
@@ -39,7 +41,8 @@ class FileSource:
 
     A folder of files is ingested by ``workers`` processes, or with ``slurm`` (submitit executor
     parameters; ``folder`` for its logs) one SLURM job per file, then merged into the same bytes
-    as the one-process build (``reaction.data.formats.parts``)."""
+    as the one-process build (``reaction.data.formats.parts``). The encode stage runs in as many
+    parts on the same processes or jobs (:attr:`jobs`)."""
 
     def __init__(
         self,
@@ -54,8 +57,7 @@ class FileSource:
         workers: int = 1,
         slurm: dict[str, Any] | None = None,
     ) -> None:
-        if workers < 1:
-            raise ValueError(f"data.preprocess_workers must be >= 1, got {workers}")
+        self._jobs = Jobs(workers, slurm or None, log_folder=Path(root) / "submitit")
         self.reader = reader
         self.path = Path(path)
         self.root = Path(root)
@@ -64,13 +66,22 @@ class FileSource:
             on_bad_rows=on_bad_rows, chunk_bytes=chunk_bytes, max_reported=max_reported
         )
         self.name = name or reader.name
-        self.workers = workers
-        self.slurm = dict(slurm) if slurm else None
+        self._files: int | None = None
         self._report: dict[str, Any] | None = None
+
+    @property
+    def jobs(self) -> Jobs:
+        """How the build runs in parts: ``workers`` processes (as many encode parts), or with
+        ``slurm`` one job per input file, for the encode too once :meth:`prepare` has run (or
+        ``workers`` encode jobs where that is more: a single large file)."""
+        if self._jobs.slurm is None or self._files is None:
+            return self._jobs
+        return replace(self._jobs, parts=max(self._files, self._jobs.workers))
 
     def prepare(self) -> RawSplits:
         """Ingest when no valid ingest of exactly these inputs exists; return its splits."""
         plans = plan_files(self.path, self.split)
+        self._files = len(plans)
         fp = ingest_fingerprint(self.reader, plans, self.options)
         out = self.root / f"{self.name}-{fp[:16]}"
         self.root.mkdir(parents=True, exist_ok=True)
@@ -96,14 +107,10 @@ class FileSource:
 
     def _ingest(self, plans: list[FilePlan], out: Path) -> None:
         """One process, or one job per file and a merge job (same output, ``formats.parts``)."""
-        if self.slurm is not None:
-            params = dict(self.slurm)
-            folder = params.pop("folder", None) or self.root / "submitit"
-            with slurm_executor(folder, params) as jobs:
-                ingest_in_parts(self.reader, plans, self.options, out, jobs)
-        elif self.workers > 1 and len(plans) > 1:
-            with process_pool(min(self.workers, len(plans))) as pool:
-                ingest_in_parts(self.reader, plans, self.options, out, pool)
+        jobs = self._jobs
+        if jobs.slurm is not None or (jobs.workers > 1 and len(plans) > 1):
+            with jobs.submitter(len(plans)) as submitter:
+                ingest_in_parts(self.reader, plans, self.options, out, submitter)
         else:
             ingest(self.reader, plans, self.options, out)
 
